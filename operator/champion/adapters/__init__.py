@@ -1,0 +1,1 @@
+"""All I/O behind small interfaces: Kubernetes, Prometheus, HTTP model endpoints."""

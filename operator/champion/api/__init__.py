@@ -1,0 +1,1 @@
+"""API types: the pydantic models that are the single source of truth for the CRDs."""

@@ -1,0 +1,1 @@
+"""Pure functions from resources to child manifests (plain dicts)."""

@@ -1,0 +1,1 @@
+"""kopf wiring only: each handler delegates to champion.reconcile."""

@@ -1,0 +1,1 @@
+"""load -> observe (adapters) -> decide (domain) -> act -> one status patch."""

@@ -1,0 +1,1 @@
+"""Local emulation for tests, the sandbox and the demo: never imported by the operator."""
