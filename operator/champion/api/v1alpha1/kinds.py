@@ -1,0 +1,118 @@
+"""CRD metadata for each kind: names, scope, printer columns, and its spec/status models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel
+
+from champion.api.v1alpha1 import GROUP, VERSION
+from champion.api.v1alpha1.gpupool import GPUPoolSpec, GPUPoolStatus
+from champion.api.v1alpha1.modelversion import ModelVersionSpec, ModelVersionStatus
+from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
+
+
+@dataclass(frozen=True)
+class PrinterColumn:
+    name: str
+    json_path: str
+    type: str = "string"
+    description: str = ""
+    priority: int = 0
+
+
+@dataclass(frozen=True)
+class Kind:
+    kind: str
+    plural: str
+    singular: str
+    short_names: tuple[str, ...]
+    namespaced: bool
+    spec: type[BaseModel]
+    status: type[BaseModel]
+    description: str
+    columns: tuple[PrinterColumn, ...] = field(default_factory=tuple)
+    spec_required: bool = True
+
+    @property
+    def group(self) -> str:
+        return GROUP
+
+    @property
+    def version(self) -> str:
+        return VERSION
+
+    @property
+    def crd_name(self) -> str:
+        return f"{self.plural}.{GROUP}"
+
+
+_AGE = PrinterColumn("Age", ".metadata.creationTimestamp", "date")
+
+MODELVERSION = Kind(
+    kind="ModelVersion",
+    plural="modelversions",
+    singular="modelversion",
+    short_names=("mv", "mvs"),
+    namespaced=True,
+    spec=ModelVersionSpec,
+    status=ModelVersionStatus,
+    description="An immutable release record of a model: artifact, lineage, policy and runtime.",
+    columns=(
+        PrinterColumn("Stage", ".status.stage"),
+        PrinterColumn("Fingerprint", ".status.fingerprint", description="sha256 identity"),
+        PrinterColumn("Format", ".spec.model.format"),
+        PrinterColumn("Pool", ".spec.serving.gpuPool"),
+        PrinterColumn("Valid", '.status.conditions[?(@.type=="Valid")].status'),
+        _AGE,
+    ),
+)
+
+GPUPOOL = Kind(
+    kind="GPUPool",
+    plural="gpupools",
+    singular="gpupool",
+    short_names=("gp", "gpool"),
+    namespaced=False,
+    spec=GPUPoolSpec,
+    status=GPUPoolStatus,
+    description="A set of GPU nodes whose capacity Champion counts and reserves for rollouts.",
+    columns=(
+        PrinterColumn("Resource", ".spec.gpuResource"),
+        PrinterColumn("Nodes", ".status.nodes", "integer"),
+        PrinterColumn("Capacity", ".status.capacity", "integer"),
+        PrinterColumn("Allocated", ".status.allocated", "integer"),
+        PrinterColumn("Reserved", ".status.reserved", "integer"),
+        PrinterColumn("Free", ".status.free", "integer"),
+        PrinterColumn("Cost/h", ".status.costPerHour", "number"),
+        _AGE,
+    ),
+)
+
+ROLLOUT = Kind(
+    kind="Rollout",
+    plural="rollouts",
+    singular="rollout",
+    short_names=("ro", "mro"),
+    namespaced=True,
+    spec=RolloutSpec,
+    status=RolloutStatus,
+    description="One serving endpoint and its delivery policy from champion to challenger.",
+    columns=(
+        PrinterColumn("Phase", ".status.phase"),
+        PrinterColumn("Step", ".status.step", "integer"),
+        PrinterColumn("Weight", ".status.weights.challenger", "integer", "challenger's traffic %"),
+        PrinterColumn("Champion", ".status.champion"),
+        PrinterColumn("Challenger", ".status.challenger"),
+        PrinterColumn("Verdict", ".status.verdict"),
+        _AGE,
+    ),
+)
+
+KINDS: list[Kind] = [MODELVERSION, GPUPOOL, ROLLOUT]
+
+
+def register(kind: Kind) -> None:
+    """Adds a kind (used by modules that define further kinds, e.g. EvalSuite)."""
+    if all(k.kind != kind.kind for k in KINDS):
+        KINDS.append(kind)

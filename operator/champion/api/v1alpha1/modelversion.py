@@ -1,0 +1,265 @@
+"""ModelVersion: one immutable release record of a model (artifact, lineage, policy, runtime)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, JsonValue
+
+from champion.api.v1alpha1.base import ApiModel
+from champion.api.v1alpha1.common import (
+    SHA256_DIGEST,
+    Condition,
+    ConfigMapKeyRef,
+    ObjectName,
+)
+
+MODELVERSION_SPEC_RULES: list[JsonValue] = [
+    {
+        "rule": "self == oldSelf",
+        "message": "ModelVersion spec is immutable: create a new ModelVersion for a new release",
+    },
+    {
+        "rule": "self.serving.backend != 'deployment' || has(self.serving.image)",
+        "message": "serving.image is required when serving.backend is 'deployment'",
+        "fieldPath": ".serving.image",
+    },
+    {
+        "rule": "!has(self.serving.gpusPerReplica) || self.serving.gpusPerReplica == 0 || has(self.serving.gpuPool)",
+        "message": "serving.gpuPool is required when serving.gpusPerReplica > 0: name the GPUPool to place on",
+        "fieldPath": ".serving.gpuPool",
+    },
+]
+
+
+class ModelFormat(StrEnum):
+    """The artifact's format: decides the KServe runtime and the metric preset."""
+
+    VLLM = "vllm"
+    HUGGINGFACE = "huggingface"
+    SKLEARN = "sklearn"
+    XGBOOST = "xgboost"
+    LIGHTGBM = "lightgbm"
+    ONNX = "onnx"
+    PYTORCH = "pytorch"
+    TENSORFLOW = "tensorflow"
+    TRITON = "triton"
+    CUSTOM = "custom"
+
+
+class ModelArtifact(ApiModel):
+    """Where the weights are and what exactly they are."""
+
+    uri: Annotated[
+        str,
+        Field(
+            min_length=6,
+            max_length=2048,
+            pattern=r"^(s3|gs|hf|pvc|oci|https?)://.+$",
+            description="Artifact location: s3://, gs://, hf://, pvc://, oci:// or http(s)://.",
+        ),
+    ]
+    format: ModelFormat
+    digest: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=SHA256_DIGEST,
+            description="sha256 of the artifact, as `sha256:<64 hex>`. Without it the "
+            "version is flagged Unpinned and cannot become champion unless the "
+            "Rollout sets strategy.allowUnpinnedArtifacts.",
+        ),
+    ] = None
+
+
+class Dataset(ApiModel):
+    name: Annotated[str, Field(min_length=1, max_length=253)]
+    uri: Annotated[str, Field(min_length=1, max_length=2048)]
+    digest: Annotated[str | None, Field(default=None, pattern=SHA256_DIGEST)] = None
+
+
+class TrainingRun(ApiModel):
+    id: Annotated[str, Field(min_length=1, max_length=253)]
+    url: Annotated[str | None, Field(default=None, max_length=2048)] = None
+
+
+class CodeRef(ApiModel):
+    repo: Annotated[str, Field(min_length=1, max_length=2048)]
+    commit: Annotated[str, Field(pattern=r"^[a-f0-9]{7,64}$", description="Git commit hash.")]
+
+
+class BaseModelRef(ApiModel):
+    """The model this one was derived from: a ModelVersion here, or an external id."""
+
+    model_version: ObjectName | None = Field(
+        default=None, description="A ModelVersion in this namespace."
+    )
+    external: Annotated[
+        str | None,
+        Field(default=None, max_length=2048, description="e.g. hf://meta-llama/Llama-3.1-8B"),
+    ] = None
+
+
+class TransformationType(StrEnum):
+    FINE_TUNE = "fine-tune"
+    LORA = "lora"
+    QUANTIZE_AWQ = "quantize-awq"
+    QUANTIZE_GPTQ = "quantize-gptq"
+    QUANTIZE_FP8 = "quantize-fp8"
+    DISTILL = "distill"
+    MERGE = "merge"
+    OTHER = "other"
+
+
+class Transformation(ApiModel):
+    type: TransformationType
+    description: Annotated[str, Field(max_length=1024)] = ""
+    parameters: dict[str, str] = Field(default_factory=dict)
+
+
+class Lineage(ApiModel):
+    """Where the model came from: data, training run, code, base model, post-training steps."""
+
+    datasets: list[Dataset] = Field(default_factory=list, max_length=64)
+    training_run: TrainingRun | None = None
+    code_ref: CodeRef | None = None
+    base_model: BaseModelRef | None = None
+    transformations: list[Transformation] = Field(default_factory=list, max_length=64)
+
+
+class DataClassification(StrEnum):
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+
+class Policy(ApiModel):
+    """Behaviour-defining policy: the system prompt's content is part of the fingerprint."""
+
+    system_prompt: ConfigMapKeyRef | None = None
+    guardrails: list[Annotated[str, Field(min_length=1, max_length=253)]] = Field(
+        default_factory=list
+    )
+    regions: list[Annotated[str, Field(min_length=1, max_length=63)]] = Field(default_factory=list)
+    data_classification: DataClassification = DataClassification.INTERNAL
+
+
+class ServingBackend(StrEnum):
+    KSERVE = "kserve"
+    """A KServe InferenceService in Standard (raw) deployment mode."""
+    DEPLOYMENT = "deployment"
+    """A plain Deployment + Service, e.g. vLLM's OpenAI-compatible server."""
+
+
+class EnvVar(ApiModel):
+    name: Annotated[
+        str, Field(min_length=1, max_length=253, pattern=r"^[-._a-zA-Z][-._a-zA-Z0-9]*$")
+    ]
+    value: Annotated[str, Field(max_length=32768)] = ""
+
+
+class Serving(ApiModel):
+    """How the version runs."""
+
+    backend: ServingBackend = ServingBackend.DEPLOYMENT
+    runtime: Annotated[
+        str | None,
+        Field(
+            default=None, max_length=253, description="KServe ServingRuntime name (backend kserve)."
+        ),
+    ] = None
+    image: Annotated[
+        str | None,
+        Field(
+            default=None,
+            min_length=1,
+            max_length=1024,
+            description="Container image (required for backend deployment).",
+        ),
+    ] = None
+    args: list[Annotated[str, Field(max_length=4096)]] = Field(default_factory=list, max_length=128)
+    env: list[EnvVar] = Field(default_factory=list, max_length=128)
+    port: Annotated[int, Field(ge=1, le=65535)] = 8000
+    gpus_per_replica: Annotated[int, Field(ge=0, le=16)] = 1
+    replicas: Annotated[int, Field(ge=1, le=100)] = 1
+    gpu_pool: ObjectName | None = Field(
+        default=None, description="GPUPool to place on; required when gpusPerReplica > 0."
+    )
+    cpu: Annotated[str | None, Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?m?$")] = None
+    memory: Annotated[
+        str | None, Field(default=None, pattern=r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+    ] = None
+
+
+class Owner(ApiModel):
+    team: Annotated[str, Field(min_length=1, max_length=253)]
+    contact: Annotated[
+        str | None,
+        Field(
+            default=None, max_length=253, description="On-call contact (e-mail, pager, channel)."
+        ),
+    ] = None
+
+
+class ModelVersionSpec(ApiModel):
+    """A complete, immutable release: change anything by creating a new ModelVersion."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"x-kubernetes-validations": MODELVERSION_SPEC_RULES}
+    )
+
+    model: ModelArtifact
+    lineage: Lineage = Field(default_factory=Lineage)
+    policy: Policy = Field(default_factory=Policy)
+    serving: Serving
+    owner: Owner | None = None
+
+
+class Stage(StrEnum):
+    """Where a version is in its life."""
+
+    REGISTERED = "Registered"
+    """Known and valid; not serving traffic."""
+    SHADOW = "Shadow"
+    """Receiving mirrored traffic whose responses are discarded."""
+    CANARY = "Canary"
+    """Serving a share of live traffic as the challenger."""
+    CHAMPION = "Champion"
+    """Serving the endpoint's traffic."""
+    RETIRED = "Retired"
+    """Was champion; replaced by a newer version."""
+    ROLLED_BACK = "RolledBack"
+    """Was a challenger; the rollout rolled it back."""
+
+
+class EvalResult(ApiModel):
+    suite: str
+    score: float
+    passed: bool
+    time: str | None = None
+    message: str = ""
+
+
+class Placement(ApiModel):
+    pool: str | None = None
+    rollout: str | None = None
+    gpus: int = 0
+    gpu_resource: str | None = None
+
+
+class ModelVersionStatus(ApiModel):
+    observed_generation: int | None = None
+    fingerprint: str | None = Field(
+        default=None,
+        description="sha256 over artifact digest, policy content hashes, runtime image and args.",
+    )
+    stage: Stage | None = None
+    pinned: bool | None = None
+    duplicates: list[str] = Field(
+        default_factory=list, description="Other ModelVersions with the same fingerprint."
+    )
+    placement: Placement | None = None
+    eval_results: list[EvalResult] = Field(default_factory=list, max_length=32)
+    conditions: list[Condition] = Field(default_factory=list)

@@ -1,0 +1,61 @@
+"""Every condition reason and event reason the operator writes, in one place.
+
+Reasons are CamelCase machine-readable words; messages carry the human detail
+(which field, which value, what to do).
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --- generic validity --------------------------------------------------------
+VALID: Final = "Valid"
+INVALID_SPEC: Final = "InvalidSpec"
+RECONCILE_ERROR: Final = "ReconcileError"
+
+# --- ModelVersion ------------------------------------------------------------
+POOL_NOT_FOUND: Final = "GPUPoolNotFound"
+CONFIGMAP_NOT_FOUND: Final = "SystemPromptConfigMapNotFound"
+CONFIGMAP_KEY_NOT_FOUND: Final = "SystemPromptKeyNotFound"
+BASE_MODEL_NOT_FOUND: Final = "BaseModelNotFound"
+UNPINNED_ARTIFACT: Final = "UnpinnedArtifact"
+DUPLICATE_FINGERPRINT: Final = "DuplicateFingerprint"
+UNIQUE_FINGERPRINT: Final = "UniqueFingerprint"
+POOL_CHANGED: Final = "GPUPoolChanged"
+PLACED: Final = "Placed"
+DOES_NOT_FIT: Final = "InsufficientGPUs"
+QUOTA_EXCEEDED: Final = "GPUQuotaExceeded"
+
+# --- GPUPool -----------------------------------------------------------------
+POOL_READY: Final = "PoolReady"
+NO_NODES: Final = "NoMatchingNodes"
+UTILIZATION_UNAVAILABLE: Final = "UtilizationUnavailable"
+
+# --- Rollout -----------------------------------------------------------------
+ROLLOUT_PENDING: Final = "Pending"
+EVAL_GATE_RUNNING: Final = "EvalGateRunning"
+EVAL_GATE_PASSED: Final = "EvalGatePassed"
+EVAL_GATE_FAILED: Final = "EvalGateFailed"
+SHADOW_STARTED: Final = "ShadowStarted"
+CANARY_STEP: Final = "CanaryStep"
+CHALLENGER_NOT_READY: Final = "ChallengerNotReady"
+CHAMPION_MISSING: Final = "ChampionMissing"
+CAPACITY_PENDING: Final = "CapacityPending"
+CAPACITY_RESERVED: Final = "CapacityReserved"
+ANALYSIS_CONTINUE: Final = "AnalysisContinue"
+INSUFFICIENT_EVIDENCE: Final = "InsufficientEvidence"
+PROMETHEUS_UNAVAILABLE: Final = "PrometheusUnavailable"
+REGRESSION_DETECTED: Final = "RegressionDetected"
+SAMPLE_RATIO_MISMATCH: Final = "SampleRatioMismatch"
+NO_REGRESSION: Final = "NoRegressionDetected"
+MANUAL_PROMOTE: Final = "ManualPromote"
+MANUAL_ABORT: Final = "ManualAbort"
+MANUAL_PAUSE: Final = "ManualPause"
+MANUAL_RESUME: Final = "ManualResume"
+MANUAL_RETRY: Final = "ManualRetry"
+PROMOTED: Final = "Promoted"
+ROLLED_BACK: Final = "RolledBack"
+ABORTED: Final = "Aborted"
+SUPERSEDED: Final = "Superseded"
+FIRST_ROLLOUT: Final = "FirstRollout"
+STABLE: Final = "Stable"
