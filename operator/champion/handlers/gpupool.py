@@ -1,0 +1,36 @@
+"""kopf wiring for GPUPool: change handlers and a timer call the reconciler."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import kopf
+
+from champion.api.v1alpha1.gpupool import GPUPoolSpec as Spec
+from champion.handlers.common import run_reconciler
+from champion.handlers.runtime import Runtime
+from champion.reconcile.generic import reconcile_validity
+from champion.reconcile.settings import OperatorSettings
+from champion.reconcile.status import ReconcileResult
+
+PLURAL = "gpupools"
+
+
+async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
+    return await reconcile_validity(runtime.kube(), body, now, Spec)
+
+
+def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    @kopf.on.resume("champion.dev", "v1alpha1", PLURAL, registry=registry)
+    @kopf.on.create("champion.dev", "v1alpha1", PLURAL, registry=registry)
+    @kopf.on.update("champion.dev", "v1alpha1", PLURAL, field="spec", registry=registry)
+    async def changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await run_reconciler("GPUPool", _reconcile, body, memo)
+
+    @kopf.timer(
+        "champion.dev", "v1alpha1", PLURAL,
+        interval=settings.gpupool_tick_seconds, initial_delay=settings.gpupool_tick_seconds, idle=None, registry=registry,
+    )  # fmt: skip
+    async def tick(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await run_reconciler("GPUPool", _reconcile, body, memo)

@@ -1,0 +1,27 @@
+"""Operator settings: flags of `champion run`, each also a CHAMPION_* environment variable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class OperatorSettings:
+    prometheus_url: str | None = None
+    """Where analysis and GPU utilisation queries go; None disables analysis (holds rollouts)."""
+    namespaces: tuple[str, ...] = field(default_factory=tuple)
+    """Namespaces to watch; empty means the whole cluster."""
+    kubeconfig: str | None = None
+    peering: str | None = None
+    """kopf peering object name for HA; None runs standalone."""
+    liveness_endpoint: str | None = None
+    metrics_port: int | None = 9090
+    metrics_host: str = "0.0.0.0"
+    rollout_tick_seconds: float = 5.0
+    """How often each Rollout is re-evaluated (analysis itself follows spec.analysis.intervalSeconds)."""
+    gpupool_tick_seconds: float = 15.0
+    modelversion_tick_seconds: float = 30.0
+    eval_image: str = "champion:0.1.0"
+    """Image for eval gate Jobs (the operator's own image runs `champion eval run`)."""
+    log_format: str = "json"
+    log_level: str = "INFO"
