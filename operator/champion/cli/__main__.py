@@ -1,0 +1,3 @@
+from champion.cli.main import app
+
+app()
