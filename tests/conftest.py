@@ -44,3 +44,20 @@ def promtool_bin() -> str:
 
 
 os.environ.setdefault("CHAMPION_LOG_FORMAT", "console")
+
+
+@pytest.fixture
+async def apiserver(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """An emulated API server on 127.0.0.1 with Champion's CRDs applied; `.kubeconfig` is written."""
+    import yaml
+
+    from champion.sandbox.apiserver import ApiServer
+
+    server = await ApiServer().start()
+    for crd in sorted((ROOT / "crds").glob("*.yaml")):
+        server.seed(yaml.safe_load(crd.read_text()))
+    server.write_kubeconfig(tmp_path / "kubeconfig")
+    try:
+        yield server
+    finally:
+        await server.stop()

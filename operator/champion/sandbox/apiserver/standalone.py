@@ -1,0 +1,30 @@
+"""`champion sandbox apiserver`: run the emulated API server in the foreground."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from pathlib import Path
+
+from champion.sandbox.apiserver.server import ApiServer
+
+
+async def serve_forever(
+    kubeconfig: Path, port: int, host: str = "127.0.0.1", crds: list[Path] | None = None
+) -> None:
+    server = await ApiServer(host=host, port=port).start()
+    for path in crds or []:
+        import yaml
+
+        for doc in yaml.safe_load_all(path.read_text()):
+            if doc:
+                server.seed(doc)
+    # The kubeconfig appears only once the server answers: its existence is the readiness signal.
+    server.write_kubeconfig(kubeconfig)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"emulated Kubernetes API server on {server.url}; kubeconfig {kubeconfig}", flush=True)
+    await stop.wait()
+    await server.stop()
