@@ -84,12 +84,12 @@ async def test_finalizer_status_and_one_write_per_change(
     await eventually(gone, what="the finalizer to be removed and the object deleted")
 
 
-async def test_invalid_reference_is_reported_in_a_condition(operator: Any) -> None:
+async def test_unknown_pool_is_flagged_with_the_field_named(operator: Any) -> None:
     api = operator
     body = example("21-modelversion-v1.yaml")
     body["metadata"]["name"] = "bad-ref"
-    # The schema accepts this (names are valid DNS labels); the operator must flag it.
-    body["spec"]["serving"]["replicas"] = 2
+    # The schema accepts any valid name; only the operator can tell the pool is missing.
+    body["spec"]["serving"]["gpuPool"] = "a100"
     await api.create(body)
 
     async def valid_condition() -> dict[str, Any] | None:
@@ -98,4 +98,49 @@ async def test_invalid_reference_is_reported_in_a_condition(operator: Any) -> No
         return next((c for c in conds if c["type"] == "Valid"), None)
 
     cond = await eventually(valid_condition, what="a Valid condition")
-    assert cond["status"] in ("True", "False")
+    assert cond["status"] == "False"
+    assert cond["reason"] == "GPUPoolNotFound"
+    assert 'spec.serving.gpuPool: GPUPool "a100" does not exist' in cond["message"]
+
+
+async def test_gpupool_status_equals_a_hand_count(operator: Any, apiserver: ApiServer) -> None:
+    api = operator
+    gpu = "nvidia.com/gpu"
+    label = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
+    ready = [{"type": "Ready", "status": "True"}]
+    for name, extra in (("n1", {}), ("n2", {}), ("n3", {"unschedulable": True})):
+        apiserver.seed({"apiVersion": "v1", "kind": "Node", "metadata": {"name": name, "labels": label}, "spec": extra,
+                        "status": {"capacity": {gpu: "8"}, "allocatable": {gpu: "8"}, "conditions": ready}})  # fmt: skip
+    apiserver.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "Node",
+            "metadata": {"name": "cpu"},
+            "status": {"allocatable": {"cpu": "8"}, "conditions": ready},
+        }
+    )
+    for i, (node, gpus, phase) in enumerate(
+        (("n1", 2, "Running"), ("n1", 1, "Running"), ("n2", 4, "Running"), ("n2", 4, "Succeeded"))
+    ):
+        apiserver.seed({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"p{i}", "namespace": "demo"},
+                        "spec": {"nodeName": node, "containers": [{"name": "c", "resources": {"requests": {gpu: str(gpus)}}}]},
+                        "status": {"phase": phase}})  # fmt: skip
+    pool = resource_for("champion.dev/v1alpha1", "GPUPool")
+    await api.patch(pool, "h100", {"metadata": {"annotations": {"touch": "1"}}})
+    await api.patch(pool, "h100", {"spec": {"costPerGPUHour": 3.0}})
+
+    async def counted() -> dict[str, Any] | None:
+        obj = await api.get(pool, "h100")
+        st = (obj or {}).get("status") or {}
+        return (
+            st
+            if st.get("nodes") == 3 and st.get("allocated") == 7 and st.get("costPerHour") == 21.0
+            else None
+        )
+
+    st = await eventually(counted, what="the pool's counts")
+    # Hand count: 3 pool nodes x 8; n3 is cordoned; 2+1+4 GPUs in running pods (the finished pod frees its GPUs).
+    assert (st["capacity"], st["allocatable"], st["allocated"], st["free"]) == (24, 16, 7, 9)
+    assert st["namespaces"] == [{"namespace": "demo", "allocated": 7, "reserved": 0}]
+    ready_cond = next(c for c in st["conditions"] if c["type"] == "Ready")
+    assert "n3 (cordoned)" in ready_cond["message"]

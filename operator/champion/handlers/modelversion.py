@@ -7,10 +7,9 @@ from typing import Any
 
 import kopf
 
-from champion.api.v1alpha1.modelversion import ModelVersionSpec as Spec
 from champion.handlers.common import run_reconciler
 from champion.handlers.runtime import Runtime
-from champion.reconcile.generic import reconcile_validity
+from champion.reconcile.modelversion import reconcile_modelversion
 from champion.reconcile.settings import OperatorSettings
 from champion.reconcile.status import ReconcileResult
 
@@ -18,7 +17,7 @@ PLURAL = "modelversions"
 
 
 async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
-    return await reconcile_validity(runtime.kube(), body, now, Spec)
+    return await reconcile_modelversion(runtime.kube(), body, now)
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:

@@ -32,7 +32,9 @@ def strip_nulls(value: Any) -> Any:
     return value
 
 
-async def write_status(api: KubeApi, body: dict[str, Any], new_status: dict[str, Any]) -> bool:
+async def write_status(
+    api: KubeApi, body: dict[str, Any], new_status: dict[str, Any], *, precondition: bool = False
+) -> bool:
     """Patches /status with `new_status` when it differs from the stored one.
 
     A merge patch cannot delete keys it does not mention, so keys that

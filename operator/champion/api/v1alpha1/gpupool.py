@@ -66,7 +66,12 @@ class GPUPoolSpec(ApiModel):
     ] = "nvidia.com/gpu"
     gpu_product: Annotated[str | None, Field(default=None, max_length=253)] = None
     cost_per_gpu_hour: Annotated[
-        float, Field(ge=0, description="Cost of one GPU for one hour, in your currency.")
+        float,
+        Field(
+            ge=0,
+            alias="costPerGPUHour",
+            description="Cost of one GPU for one hour, in your currency.",
+        ),
     ] = 0.0
     quotas: list[NamespaceQuota] = Field(default_factory=list)
     utilization: UtilizationSpec | None = None
@@ -103,5 +108,5 @@ class GPUPoolStatus(ApiModel):
     namespaces: list[NamespaceUsage] = Field(default_factory=list)
     reservations: list[Reservation] = Field(default_factory=list)
     utilization_percent: float | None = None
-    stranded_gpus: int | None = None
+    stranded_gpus: int | None = Field(default=None, alias="strandedGPUs")
     conditions: list[Condition] = Field(default_factory=list)
