@@ -7,10 +7,9 @@ from typing import Any
 
 import kopf
 
-from champion.api.v1alpha1.rollout import RolloutSpec as Spec
 from champion.handlers.common import run_reconciler
 from champion.handlers.runtime import Runtime
-from champion.reconcile.generic import reconcile_validity
+from champion.reconcile.rollout import reconcile_rollout
 from champion.reconcile.settings import OperatorSettings
 from champion.reconcile.status import ReconcileResult
 
@@ -18,7 +17,7 @@ PLURAL = "rollouts"
 
 
 async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
-    return await reconcile_validity(runtime.kube(), body, now, Spec)
+    return await reconcile_rollout(runtime.kube(), runtime.prometheus, body, now)
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:

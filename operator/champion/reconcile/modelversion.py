@@ -141,7 +141,7 @@ async def reconcile_modelversion(
     status.conditions = conditions
     status.observed_generation = generation
     new = status.to_wire()
-    written = await write_status(api, body, new)
+    written = await write_status(api, body, new, precondition=True)
     valid = next((c for c in conditions if c.type == ConditionType.VALID), None)
     if written and valid is not None and valid.status == "False":
         events.append(Event("Warning", valid.reason, valid.message))

@@ -248,7 +248,10 @@ class RolloutStatus(ApiModel):
         default_factory=list, description="Old champions waiting for scale-down."
     )
     scale_down_at: str | None = None
+    handled_actions: dict[str, str] = Field(
+        default_factory=dict,
+        description="Manual-action annotation values already acted on (the annotations stay: Git owns them).",
+    )
+    cost_updated_at: str | None = None
+    reserved_gpus: int = 0
     conditions: list[Condition] = Field(default_factory=list)
-
-
-ROLLOUT_SPEC_RULES: list[dict[str, str]] = []

@@ -1,0 +1,125 @@
+"""Reads the interval's counter deltas and histogram bucket deltas from Prometheus.
+
+Deltas come from two instant queries (at the previous analysis time and now)
+subtracted, not from `rate()`/`increase()`: the judge tests counts, and
+increase()'s extrapolation would invent fractional events. A counter that went
+down was reset (pod restart): the new value is the delta. A series missing at
+the earlier instant started within the interval: it counts from zero. A version
+with no series at all is "no data", never zero errors.
+
+prometheus-api-client is synchronous, so every call runs in a worker thread to
+keep kopf's event loop free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from datetime import datetime
+from typing import Any
+
+from prometheus_api_client import PrometheusConnect
+
+from champion.domain.judge.types import Counts, Histogram, Observation
+from champion.domain.metrics_catalog import ConcreteMetric, render
+
+
+class PrometheusUnavailable(Exception):
+    """Prometheus could not answer (unreachable, 5xx, bad query)."""
+
+
+class PrometheusClient:
+    def __init__(
+        self, url: str, timeout: float = 10.0, headers: dict[str, str] | None = None
+    ) -> None:
+        self.url = url
+        self._conn = PrometheusConnect(url=url, disable_ssl=False, headers=headers)
+        self._timeout = timeout
+
+    def _query_sync(self, query: str, at: datetime) -> list[dict[str, Any]]:
+        try:
+            result: list[dict[str, Any]] = self._conn.custom_query(
+                query, params={"time": f"{at.timestamp():.3f}", "timeout": f"{self._timeout}s"}
+            )
+        except Exception as exc:  # the client raises several unrelated types
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} did not answer {query!r}: {exc}"
+            ) from exc
+        return result
+
+    async def query(self, query: str, at: datetime) -> list[dict[str, Any]]:
+        return await asyncio.to_thread(self._query_sync, query, at)
+
+    async def scalar_delta(self, query: str, start: datetime, end: datetime) -> float | None:
+        now_v = _single(await self.query(query, end))
+        if now_v is None:
+            return None
+        before = _single(await self.query(query, start))
+        return _delta(before, now_v)
+
+    async def bucket_deltas(
+        self, query: str, start: datetime, end: datetime
+    ) -> tuple[list[float], list[float]] | None:
+        now_b = _buckets(await self.query(query, end))
+        if not now_b:
+            return None
+        before_b = _buckets(await self.query(query, start))
+        edges = sorted(now_b)
+        cumulative = [_delta(before_b.get(le), now_b[le]) for le in edges]
+        per_bucket = [
+            max(0.0, c - (cumulative[i - 1] if i else 0.0)) for i, c in enumerate(cumulative)
+        ]
+        return edges, per_bucket
+
+    async def read_interval(
+        self,
+        metrics: list[ConcreteMetric],
+        label: str,
+        champion: str,
+        challenger: str,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, Observation]:
+        out: dict[str, Observation] = {}
+        for m in metrics:
+            if m.kind == "histogram":
+                c = await self.bucket_deltas(render(m.bucket_query, label, challenger), start, end)
+                b = await self.bucket_deltas(render(m.bucket_query, label, champion), start, end)
+                if c is None or b is None or c[0] != b[0]:
+                    out[m.name] = None
+                else:
+                    out[m.name] = Histogram(
+                        edges=c[0], challenger_counts=c[1], champion_counts=b[1]
+                    )
+            else:
+                ce = await self.scalar_delta(render(m.events_query, label, challenger), start, end)
+                ct = await self.scalar_delta(render(m.total_query, label, challenger), start, end)
+                be = await self.scalar_delta(render(m.events_query, label, champion), start, end)
+                bt = await self.scalar_delta(render(m.total_query, label, champion), start, end)
+                if ct is None or bt is None:
+                    out[m.name] = None
+                else:
+                    out[m.name] = Counts(ce or 0.0, ct, be or 0.0, bt)
+        return out
+
+
+def _single(result: list[dict[str, Any]]) -> float | None:
+    if not result:
+        return None
+    return float(result[0]["value"][1])
+
+
+def _buckets(result: list[dict[str, Any]]) -> dict[float, float]:
+    out: dict[float, float] = {}
+    for series in result:
+        le = series.get("metric", {}).get("le")
+        if le is None:
+            continue
+        out[math.inf if le == "+Inf" else float(le)] = float(series["value"][1])
+    return out
+
+
+def _delta(before: float | None, now: float) -> float:
+    if before is None:
+        return now
+    return now if now < before else now - before

@@ -1,0 +1,107 @@
+"""Pure: analysis metric presets -> the concrete metrics and PromQL the judge is fed with.
+
+`{{version}}` in a query stands for the version's label value; `{{label}}` for
+the label name (spec.analysis.versionLabel). Counter queries return one value,
+bucket queries one series per `le`; the Prometheus adapter subtracts two
+instants to get the interval's deltas.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from champion.api.v1alpha1.rollout import AnalysisMetric, Direction, MetricKind, MetricPreset
+
+
+@dataclass(frozen=True)
+class ConcreteMetric:
+    name: str
+    kind: str  # "counts" | "histogram"
+    direction: str
+    margin: float
+    events_query: str = ""
+    total_query: str = ""
+    bucket_query: str = ""
+
+
+def _hist(series: str) -> str:
+    return f'sum by (le) ({series}_bucket{{{{{{label}}}}="{{{{version}}}}"}})'
+
+
+def _sum(series: str, extra: str = "") -> str:
+    selector = '{{label}}="{{version}}"' + (f",{extra}" if extra else "")
+    return f"sum({series}{{{selector}}})"
+
+
+def expand(metrics: list[AnalysisMetric]) -> list[ConcreteMetric]:
+    out: list[ConcreteMetric] = []
+    for m in metrics:
+        d, margin = str(Direction(m.direction)), m.margin
+        if m.preset == MetricPreset.VLLM_LATENCY:
+            for short, series in (
+                ("e2e", "vllm:e2e_request_latency_seconds"),
+                ("ttft", "vllm:time_to_first_token_seconds"),
+                ("tpot", "vllm:request_time_per_output_token_seconds"),
+            ):
+                out.append(
+                    ConcreteMetric(
+                        f"{m.name}_{short}", "histogram", d, margin, bucket_query=_hist(series)
+                    )
+                )
+        elif m.preset == MetricPreset.KSERVE_LATENCY:
+            out.append(
+                ConcreteMetric(
+                    m.name, "histogram", d, margin, bucket_query=_hist("request_predict_seconds")
+                )
+            )
+        elif m.preset == MetricPreset.VLLM_ERRORS:
+            out.append(
+                ConcreteMetric(
+                    m.name,
+                    "counts",
+                    d,
+                    margin,
+                    events_query=_sum("http_requests_total", 'status="5xx"'),
+                    total_query=_sum("http_requests_total"),
+                )
+            )
+        elif m.preset == MetricPreset.FEEDBACK:
+            out.append(
+                ConcreteMetric(
+                    m.name,
+                    "counts",
+                    "higher-is-worse",
+                    margin,
+                    events_query=_sum("champion_feedback_total", 'verdict="down"'),
+                    total_query=_sum("champion_feedback_total"),
+                )
+            )
+        elif m.preset == MetricPreset.EVAL_SCORE:
+            out.append(
+                ConcreteMetric(
+                    m.name,
+                    "counts",
+                    d,
+                    margin,
+                    events_query=_sum("champion_eval_case_failures_total"),
+                    total_query=_sum("champion_eval_cases_total"),
+                )
+            )
+        elif m.kind == MetricKind.HISTOGRAM and m.bucket_query:
+            out.append(ConcreteMetric(m.name, "histogram", d, margin, bucket_query=m.bucket_query))
+        elif m.events_query and m.total_query:
+            out.append(
+                ConcreteMetric(
+                    m.name,
+                    "counts",
+                    d,
+                    margin,
+                    events_query=m.events_query,
+                    total_query=m.total_query,
+                )
+            )
+    return out
+
+
+def render(query: str, label: str, version: str) -> str:
+    return query.replace("{{label}}", label).replace("{{version}}", version)

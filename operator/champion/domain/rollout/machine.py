@@ -1,0 +1,634 @@
+"""The Rollout state machine: decide(spec, status, observations, now) -> Decision. Pure.
+
+Pending -> [CapacityPending] -> [EvalGate] -> [Shadow] -> Canary(step i) -> Promoting -> Succeeded
+                                 any analysis rollback -> RollingBack -> RolledBack
+Paused (annotation or a paused step), Aborted (annotation). A first rollout (no
+champion) goes straight to 100% once the version is Ready. All progress lives
+in status, so deciding again with the same inputs gives the same answer.
+"""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime, timedelta
+
+from champion.api.v1alpha1 import reasons
+from champion.api.v1alpha1.common import ConditionType
+from champion.api.v1alpha1.modelversion import Stage
+from champion.api.v1alpha1.rollout import (
+    DecisionRecord,
+    InconclusiveAction,
+    MetricEvidence,
+    Phase,
+    RolloutSpec,
+    RolloutStatus,
+    Weights,
+)
+from champion.domain.conditions import rfc3339, set_condition
+from champion.domain.judge import Judge, JudgeConfig, MetricConfig, Verdict
+from champion.domain.metrics_catalog import expand
+from champion.domain.rollout.observations import Decision, Observations, Traffic
+
+HISTORY_LIMIT = 30
+IN_FLIGHT = {
+    Phase.PENDING,
+    Phase.CAPACITY_PENDING,
+    Phase.EVAL_GATE,
+    Phase.SHADOW,
+    Phase.CANARY,
+    Phase.PAUSED,
+    Phase.PROMOTING,
+    Phase.ROLLING_BACK,
+}
+SERVING_CHALLENGER = {Phase.EVAL_GATE, Phase.SHADOW, Phase.CANARY, Phase.PAUSED, Phase.PROMOTING}
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def judge_config(spec: RolloutSpec) -> JudgeConfig:
+    metrics: dict[str, MetricConfig] = {}
+    for m in expand(spec.analysis.metrics):
+        metrics[m.name] = MetricConfig(direction=m.direction, margin=m.margin)  # type: ignore[arg-type]
+    return JudgeConfig(alpha=spec.analysis.alpha, metrics=metrics)
+
+
+class _Tick:
+    """One decision in progress: mutable working copy of the status plus what to do."""
+
+    def __init__(
+        self,
+        spec: RolloutSpec,
+        status: RolloutStatus,
+        obs: Observations,
+        now: datetime,
+        generation: int | None,
+    ) -> None:
+        self.spec = spec
+        self.s = copy.deepcopy(status)
+        self.obs = obs
+        self.now = now
+        self.stamp = rfc3339(now)
+        self.generation = generation
+        self.events: list[tuple[str, str, str]] = []
+        self.stages: dict[str, Stage] = {}
+        self.finished: str | None = None
+        self.verdict: Verdict | None = None
+
+    # --- helpers ----------------------------------------------------------------------------
+    def goto(self, phase: Phase, reason: str, message: str, warning: bool = False) -> None:
+        if self.s.phase != phase:
+            self.s.phase = phase
+            self.s.phase_started_at = self.stamp
+        self.s.message = message
+        self.record(phase.value.lower(), reason, message)
+        self.events.append(("Warning" if warning else "Normal", reason, message))
+
+    def record(
+        self, decision: str, reason: str, message: str, verdict: Verdict | None = None
+    ) -> None:
+        evidence = [
+            MetricEvidence(
+                metric=e.metric,
+                challenger_events=e.challenger_events,
+                challenger_total=e.challenger_total,
+                champion_events=e.champion_events,
+                champion_total=e.champion_total,
+                statistic=e.statistic,
+                threshold=e.threshold,
+                detail=e.detail,
+            )
+            for e in (verdict.evidence if verdict else [])
+        ]
+        self.s.history = [
+            *self.s.history,
+            DecisionRecord(
+                time=self.stamp,
+                phase=(self.s.phase or Phase.PENDING).value
+                if isinstance(self.s.phase, Phase)
+                else str(self.s.phase),
+                step=self.s.step,
+                decision=decision,
+                reason=reason,
+                message=message,
+                evidence=evidence,
+            ),
+        ][-HISTORY_LIMIT:]
+
+    def elapsed(self) -> float:
+        started = parse_time(self.s.phase_started_at)
+        return 0.0 if started is None else (self.now - started).total_seconds()
+
+    def challenger_ready(self) -> bool:
+        facts = self.obs.facts(self.s.challenger)
+        return bool(facts and facts.ready)
+
+    def accrue_cost(self) -> None:
+        facts = self.obs.facts(self.s.challenger)
+        last = parse_time(self.s.cost_updated_at)
+        if (
+            facts is not None
+            and last is not None
+            and self.s.phase in SERVING_CHALLENGER | {Phase.PENDING}
+        ):
+            hours = max(0.0, (self.now - last).total_seconds()) / 3600.0
+            gpus = facts.replicas * facts.gpus_per_replica
+            self.s.gpu_hours = round(self.s.gpu_hours + hours * gpus, 6)
+            self.s.cost = round(self.s.cost + hours * gpus * facts.cost_per_gpu_hour, 6)
+        self.s.cost_updated_at = self.stamp
+
+    def reset_analysis(self) -> None:
+        self.s.analysis_state = None
+        self.s.inconclusive_count = 0
+        self.s.last_analysis_at = None
+
+    # --- transitions -----------------------------------------------------------------------------
+    def start(self, version: str, reason: str, message: str) -> None:
+        self.s.challenger = version
+        self.s.step = None
+        self.s.rollout_started_at = self.stamp
+        self.s.gpu_hours = 0.0
+        self.s.cost = 0.0
+        self.s.cost_updated_at = self.stamp
+        self.reset_analysis()
+        self.goto(Phase.PENDING, reason, message)
+
+    def promote(self, reason: str, message: str) -> None:
+        old = self.s.champion
+        new = self.s.challenger
+        self.s.phase = Phase.PROMOTING
+        if old and old != new:
+            self.s.retired = sorted({*self.s.retired, old})
+            self.stages[old] = Stage.RETIRED
+            self.s.scale_down_at = rfc3339(
+                self.now + timedelta(seconds=self.spec.strategy.scale_down_delay_seconds)
+            )
+        if new:
+            self.stages[new] = Stage.CHAMPION
+        self.s.champion = new
+        self.s.challenger = None
+        self.s.step = None
+        self.reset_analysis()
+        self.goto(Phase.SUCCEEDED, reason, message)
+        self.finished = "Succeeded"
+
+    def rollback(self, reason: str, message: str, phase: Phase = Phase.ROLLED_BACK) -> None:
+        if self.s.challenger:
+            self.stages[self.s.challenger] = Stage.ROLLED_BACK
+        self.s.step = None
+        self.goto(phase, reason, message, warning=True)
+        self.finished = phase.value
+
+    # --- the tick --------------------------------------------------------------------------------
+    def manual_actions(self) -> bool:
+        """Acts on changed annotations; returns True when the tick is decided."""
+        handled = dict(self.s.handled_actions)
+        decided = False
+        for action in ("abort", "retry", "promote", "pause"):
+            value = self.obs.actions.get(action)
+            if value is None or handled.get(action) == value:
+                continue
+            handled[action] = value
+            if action == "abort" and self.s.phase in IN_FLIGHT and self.s.challenger:
+                self.rollback(
+                    reasons.MANUAL_ABORT,
+                    f"aborted by annotation champion.dev/abort={value}; {self.s.champion or 'no champion'} keeps all traffic",
+                    Phase.ABORTED,
+                )
+                decided = True
+            elif action == "retry" and self.s.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
+                target = self.spec.model_version
+                if target != self.s.champion:
+                    self.start(
+                        target,
+                        reasons.MANUAL_RETRY,
+                        f"retrying the rollout to {target} (annotation champion.dev/retry={value})",
+                    )
+                    decided = True
+            elif (
+                action == "promote"
+                and self.s.phase in IN_FLIGHT
+                and self.s.challenger
+                and self.challenger_ready()
+            ):
+                self.promote(
+                    reasons.MANUAL_PROMOTE,
+                    f"{self.s.challenger} promoted by annotation champion.dev/promote={value}",
+                )
+                decided = True
+            elif action == "pause":
+                if value.lower() in ("true", "yes", "1") and self.s.phase in (
+                    Phase.SHADOW,
+                    Phase.CANARY,
+                    Phase.EVAL_GATE,
+                ):
+                    self.record(
+                        "pause", reasons.MANUAL_PAUSE, "paused by annotation champion.dev/pause"
+                    )
+                    self.s.handled_actions = handled
+                    self.goto(
+                        Phase.PAUSED,
+                        reasons.MANUAL_PAUSE,
+                        f"paused at {'step ' + str(self.s.step) if self.s.step is not None else 'shadow'} by annotation champion.dev/pause={value}",
+                    )
+                    decided = True
+                elif value.lower() in ("false", "no", "0") and self.s.phase == Phase.PAUSED:
+                    self.resume()
+                    decided = True
+        self.s.handled_actions = handled
+        return decided
+
+    def resume(self) -> None:
+        if self.s.step is None:
+            self.goto(Phase.SHADOW, reasons.MANUAL_RESUME, "resumed: shadow")
+        else:
+            self.next_step(reasons.MANUAL_RESUME)
+
+    def target_changed(self) -> bool:
+        desired = self.spec.model_version
+        if desired in (self.s.champion, self.s.challenger):
+            if desired == self.s.champion and self.s.challenger and self.s.phase in IN_FLIGHT:
+                # The desired version went back to the champion: drop the challenger.
+                self.rollback(
+                    reasons.SUPERSEDED,
+                    f"spec.modelVersion is back to the champion {desired}; challenger {self.s.challenger} removed",
+                    Phase.ABORTED,
+                )
+                return True
+            return False
+        if self.s.challenger and self.s.phase in IN_FLIGHT:
+            self.stages[self.s.challenger] = Stage.REGISTERED
+            self.events.append(
+                (
+                    "Normal",
+                    reasons.SUPERSEDED,
+                    f"{self.s.challenger} superseded by {desired} before it finished",
+                )
+            )
+        self.start(
+            desired,
+            reasons.ROLLOUT_PENDING,
+            f"rolling out {desired}"
+            + (f" to replace {self.s.champion}" if self.s.champion else " (first rollout)"),
+        )
+        return True
+
+    def pending(self) -> None:
+        facts = self.obs.facts(self.s.challenger)
+        name = self.s.challenger
+        if facts is None or not facts.exists:
+            self.s.message = f'ModelVersion "{name}" not found: create it, or fix spec.modelVersion'
+            return
+        if not facts.valid:
+            self.s.message = f'ModelVersion "{name}" is not valid: {facts.message}'
+            return
+        if not facts.pinned and not self.spec.strategy.allow_unpinned_artifacts:
+            self.s.message = f'ModelVersion "{name}" has no spec.model.digest: it cannot become champion unless spec.strategy.allowUnpinnedArtifacts is true'
+            return
+        adm = self.obs.admission
+        if adm is not None and not adm.fits:
+            self.goto(Phase.CAPACITY_PENDING, reasons.CAPACITY_PENDING, adm.message, warning=True)
+            return
+        if self.s.champion is None:
+            if facts.ready:
+                self.promote(
+                    reasons.FIRST_ROLLOUT, f"first rollout: {name} is Ready and serves 100%"
+                )
+            else:
+                self.s.message = f"first rollout: waiting for {name} to become Ready"
+            return
+        if self.spec.strategy.eval_gate and self.spec.strategy.eval_gate.suites:
+            self.goto(
+                Phase.EVAL_GATE,
+                reasons.EVAL_GATE_RUNNING,
+                f"evaluating {name} with {', '.join(self.spec.strategy.eval_gate.suites)} before any production traffic",
+            )
+            return
+        self.after_gate()
+
+    def after_gate(self) -> None:
+        shadow = self.spec.strategy.shadow
+        if shadow is not None and shadow.duration_seconds > 0:
+            self.goto(
+                Phase.SHADOW,
+                reasons.SHADOW_STARTED,
+                f"shadow: mirroring {shadow.mirror_percent}% of requests to {self.s.challenger} for {shadow.duration_seconds}s",
+            )
+        else:
+            self.s.step = -1
+            self.next_step(reasons.CANARY_STEP)
+
+    def next_step(self, reason: str) -> None:
+        steps = self.spec.strategy.canary.steps
+        nxt = (self.s.step if self.s.step is not None else -1) + 1
+        if nxt >= len(steps):
+            self.final_look()
+            return
+        self.s.step = nxt
+        self.s.phase = None  # force a fresh phase start for the step
+        self.goto(
+            Phase.CANARY,
+            reason,
+            f"canary step {nxt + 1}/{len(steps)}: {steps[nxt].weight}% of live traffic to {self.s.challenger} for at least {steps[nxt].duration_seconds}s",
+        )
+
+    def final_look(self) -> None:
+        judge = Judge.from_dict(judge_config(self.spec), copy.deepcopy(self.s.analysis_state))
+        verdict = judge.finalize()
+        self.verdict = verdict
+        self.record(verdict.decision, verdict.reason, verdict.message, verdict)
+        if verdict.decision == "rollback":
+            self.s.verdict = "rollback"
+            self.rollback(reasons.REGRESSION_DETECTED, f"final look: {verdict.message}")
+        else:
+            self.s.verdict = "promote"
+            self.promote(reasons.PROMOTED, f"{self.s.challenger} promoted: {verdict.message}")
+
+    def analyse(self) -> bool:
+        """Applies this interval's analysis; True if it ended the rollout."""
+        if self.obs.metrics is None and self.obs.metrics_error is None:
+            return False
+        self.accrue_cost()
+        self.s.last_analysis_at = self.stamp
+        conds = self.s.conditions
+        if self.obs.metrics_error is not None:
+            self.s.inconclusive_count += 1
+            message = f"analysis inconclusive ({self.s.inconclusive_count}/{self.spec.analysis.max_inconclusive}): {self.obs.metrics_error}"
+            self.s.conditions = set_condition(
+                conds,
+                ConditionType.ANALYSIS,
+                False,
+                reasons.PROMETHEUS_UNAVAILABLE,
+                message,
+                self.now,
+                self.generation,
+            )
+            self.record("continue", reasons.PROMETHEUS_UNAVAILABLE, message)
+            self.s.verdict = "inconclusive"
+            return self.too_inconclusive()
+        judge = Judge.from_dict(
+            judge_config(self.spec),
+            copy.deepcopy(self.s.analysis_state) if self.s.analysis_state else None,
+        )
+        expected = self.expected_share()
+        verdict = judge.observe(self.obs.metrics or {}, expected_share=expected)
+        self.verdict = verdict
+        self.s.analysis_state = judge.to_dict()
+        self.record(verdict.decision, verdict.reason, verdict.message, verdict)
+        self.s.verdict = (
+            verdict.decision if verdict.reason != reasons.INSUFFICIENT_EVIDENCE else "inconclusive"
+        )
+        if verdict.decision == "rollback":
+            self.s.conditions = set_condition(
+                conds,
+                ConditionType.ANALYSIS,
+                True,
+                reasons.REGRESSION_DETECTED,
+                verdict.message,
+                self.now,
+                self.generation,
+            )
+            self.rollback(
+                reasons.REGRESSION_DETECTED, f"rolled back {self.s.challenger}: {verdict.message}"
+            )
+            return True
+        if verdict.reason == reasons.INSUFFICIENT_EVIDENCE:
+            self.s.inconclusive_count += 1
+            message = f"insufficient evidence ({self.s.inconclusive_count}/{self.spec.analysis.max_inconclusive}): {verdict.message}"
+            self.s.conditions = set_condition(
+                conds,
+                ConditionType.ANALYSIS,
+                False,
+                reasons.INSUFFICIENT_EVIDENCE,
+                message,
+                self.now,
+                self.generation,
+            )
+            return self.too_inconclusive()
+        self.s.inconclusive_count = 0
+        self.s.conditions = set_condition(
+            conds,
+            ConditionType.ANALYSIS,
+            True,
+            verdict.reason,
+            verdict.message,
+            self.now,
+            self.generation,
+        )
+        return False
+
+    def expected_share(self) -> float | None:
+        if self.s.phase == Phase.CANARY and self.s.step is not None:
+            w = self.spec.strategy.canary.steps[self.s.step].weight
+            return w / 100.0 if 0 < w < 100 else None
+        if self.s.phase == Phase.SHADOW and self.spec.strategy.shadow:
+            m = self.spec.strategy.shadow.mirror_percent
+            return m / (100.0 + m)
+        return None
+
+    def too_inconclusive(self) -> bool:
+        if self.s.inconclusive_count < self.spec.analysis.max_inconclusive:
+            return False
+        if self.spec.analysis.on_inconclusive == InconclusiveAction.PAUSE:
+            self.goto(
+                Phase.PAUSED,
+                reasons.INSUFFICIENT_EVIDENCE,
+                f"paused: {self.s.inconclusive_count} intervals without enough evidence (spec.analysis.onInconclusive=pause)",
+                warning=True,
+            )
+            return True
+        self.rollback(
+            reasons.INSUFFICIENT_EVIDENCE,
+            f"rolled back: {self.s.inconclusive_count} consecutive intervals without enough evidence (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=rollback)",
+        )
+        return True
+
+    def run(self) -> None:
+        if self.manual_actions():
+            return
+        if self.target_changed():
+            return
+        phase = self.s.phase
+        if phase in (Phase.PENDING, None) and self.s.challenger:
+            self.pending()
+        elif phase == Phase.CAPACITY_PENDING:
+            adm = self.obs.admission
+            if adm is None or adm.fits:
+                self.s.phase = Phase.PENDING
+                self.pending()
+            else:
+                self.s.message = adm.message
+        elif phase == Phase.EVAL_GATE:
+            self.s.message = "waiting for the eval gate's results"
+        elif phase in (Phase.SHADOW, Phase.CANARY):
+            if not self.challenger_ready():
+                self.s.message = f"{self.s.challenger} is not Ready: it gets no traffic until it is"
+                return
+            if self.analyse():
+                return
+            if phase == Phase.SHADOW:
+                shadow = self.spec.strategy.shadow
+                if shadow is None or self.elapsed() >= shadow.duration_seconds:
+                    self.s.step = -1
+                    self.next_step(reasons.CANARY_STEP)
+            else:
+                step = self.spec.strategy.canary.steps[self.s.step or 0]
+                if self.elapsed() >= step.duration_seconds:
+                    if step.pause:
+                        self.goto(
+                            Phase.PAUSED,
+                            reasons.MANUAL_PAUSE,
+                            f"step {(self.s.step or 0) + 1} done; paused until champion.dev/pause=false or champion.dev/promote",
+                        )
+                    else:
+                        self.next_step(reasons.CANARY_STEP)
+        elif phase == Phase.SUCCEEDED and self.s.retired:
+            at = parse_time(self.s.scale_down_at)
+            if at is not None and self.now >= at:
+                self.events.append(
+                    (
+                        "Normal",
+                        "ScaledDown",
+                        f"scaled down retired champion(s): {', '.join(self.s.retired)}",
+                    )
+                )
+                self.s.retired = []
+                self.s.scale_down_at = None
+
+
+def _weights(spec: RolloutSpec, s: RolloutStatus, obs: Observations) -> Traffic:
+    ready = bool((f := obs.facts(s.challenger)) and f.ready)
+    challenger_weight = 0
+    mirror = 0
+    if s.challenger and ready:
+        if s.phase == Phase.CANARY and s.step is not None:
+            challenger_weight = spec.strategy.canary.steps[s.step].weight
+        elif s.phase == Phase.SHADOW and spec.strategy.shadow:
+            mirror = spec.strategy.shadow.mirror_percent
+        elif s.phase == Phase.PAUSED:
+            challenger_weight = s.weights.challenger
+            mirror = s.mirror_percent
+    if s.champion is None:
+        challenger_weight = 0
+    return Traffic(
+        champion=s.champion,
+        challenger=s.challenger if (challenger_weight or mirror) else None,
+        champion_weight=100 - challenger_weight,
+        challenger_weight=challenger_weight,
+        mirror_percent=mirror,
+    )
+
+
+def _children(spec: RolloutSpec, s: RolloutStatus, obs: Observations) -> dict[str, int]:
+    out: dict[str, int] = {}
+    champion = obs.facts(s.champion)
+    challenger = obs.facts(s.challenger)
+    if champion is not None and s.champion:
+        replicas = champion.replicas
+        if (
+            spec.strategy.capacity_mode == "swap"
+            and challenger is not None
+            and s.challenger
+            and s.phase in SERVING_CHALLENGER
+        ):
+            replicas = max(1, champion.replicas - challenger.replicas)
+        out[s.champion] = replicas
+    runs_challenger = s.phase in SERVING_CHALLENGER or (
+        s.phase == Phase.PENDING and (obs.admission is None or obs.admission.fits)
+    )
+    if (
+        challenger is not None
+        and s.challenger
+        and challenger.exists
+        and challenger.valid
+        and runs_challenger
+    ):
+        out[s.challenger] = challenger.replicas
+    for name in s.retired:
+        facts = obs.facts(name)
+        if facts is not None and name not in out:
+            out[name] = facts.replicas
+    return out
+
+
+def _conditions(t: _Tick) -> None:
+    s, now, gen = t.s, t.now, t.generation
+    phase = s.phase
+    progressing = phase in IN_FLIGHT
+    s.conditions = set_condition(
+        s.conditions,
+        ConditionType.PROGRESSING,
+        progressing,
+        (phase.value if isinstance(phase, Phase) else "Idle") if progressing else reasons.STABLE,
+        s.message or "",
+        now,
+        gen,
+    )
+    degraded = phase in (Phase.ROLLED_BACK, Phase.ABORTED, Phase.CAPACITY_PENDING)
+    s.conditions = set_condition(
+        s.conditions,
+        ConditionType.DEGRADED,
+        degraded,
+        phase.value if degraded and isinstance(phase, Phase) else reasons.STABLE,
+        s.message if degraded else "",
+        now,
+        gen,
+    )
+    ready = s.champion is not None and phase not in (Phase.ROLLING_BACK,)
+    s.conditions = set_condition(
+        s.conditions,
+        ConditionType.READY,
+        ready,
+        reasons.STABLE if ready else reasons.CHAMPION_MISSING,
+        f"{s.champion} serves {s.weights.champion}% of traffic"
+        if ready
+        else "no version serves this endpoint yet",
+        now,
+        gen,
+    )
+
+
+def decide(
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    obs: Observations,
+    now: datetime,
+    generation: int | None = None,
+) -> Decision:
+    tick = _Tick(spec, status, obs, now, generation)
+    tick.run()
+    s = tick.s
+    traffic = _weights(spec, s, obs)
+    s.weights = Weights(
+        champion=traffic.champion_weight if s.champion else 0, challenger=traffic.challenger_weight
+    )
+    s.mirror_percent = traffic.mirror_percent
+    s.observed_generation = generation
+    _conditions(tick)
+    children = _children(spec, s, obs)
+    challenger = obs.facts(s.challenger)
+    reserve = None
+    if s.challenger and challenger is not None and s.phase in SERVING_CHALLENGER | {Phase.PENDING}:
+        reserve = (
+            challenger.replicas * challenger.gpus_per_replica
+            if obs.admission is None or obs.admission.fits
+            else 0
+        )
+    elif s.reserved_gpus:
+        reserve = 0
+    if reserve is not None:
+        s.reserved_gpus = reserve
+    return Decision(
+        status=s,
+        traffic=traffic,
+        children=children,
+        events=tick.events,
+        stage_updates=tick.stages,
+        reserve=reserve,
+        finished=tick.finished,
+        verdict_reason=tick.verdict.reason if tick.verdict else None,
+        verdict_decision=tick.verdict.decision if tick.verdict else None,
+    )

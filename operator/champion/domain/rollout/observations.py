@@ -1,0 +1,64 @@
+"""What the reconciler observed for one Rollout tick, and what decide() answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from champion.api.v1alpha1.modelversion import Stage
+from champion.api.v1alpha1.rollout import RolloutStatus
+from champion.domain.judge.types import Observation
+from champion.domain.placement import Admission
+
+
+@dataclass(frozen=True)
+class VersionFacts:
+    name: str
+    exists: bool = True
+    valid: bool = True
+    message: str = ""
+    pinned: bool = True
+    ready: bool = False
+    replicas: int = 1
+    gpus_per_replica: int = 0
+    cost_per_gpu_hour: float = 0.0
+
+
+@dataclass(frozen=True)
+class Observations:
+    versions: dict[str, VersionFacts] = field(default_factory=dict)
+    actions: dict[str, str] = field(default_factory=dict)
+    """Manual-action annotations: promote, abort, retry, pause -> value."""
+    admission: Admission | None = None
+    """The pool's answer for the challenger (None: not asked, e.g. no GPUs)."""
+    metrics: dict[str, Observation] | None = None
+    """This interval's metric deltas, when analysis was due."""
+    metrics_error: str | None = None
+    """Why metrics could not be read (Prometheus down, not configured)."""
+
+    def facts(self, name: str | None) -> VersionFacts | None:
+        return None if name is None else self.versions.get(name)
+
+
+@dataclass(frozen=True)
+class Traffic:
+    champion: str | None
+    challenger: str | None
+    champion_weight: int
+    challenger_weight: int
+    mirror_percent: int
+
+
+@dataclass
+class Decision:
+    status: RolloutStatus
+    traffic: Traffic
+    children: dict[str, int]
+    """Version -> replicas that should run; versions not listed are removed."""
+    events: list[tuple[str, str, str]] = field(default_factory=list)
+    stage_updates: dict[str, Stage] = field(default_factory=dict)
+    reserve: int | None = None
+    """GPUs to hold in the challenger's pool for this rollout (0 releases)."""
+    finished: str | None = None
+    """Outcome when the rollout ended this tick (Succeeded, RolledBack, Aborted)."""
+    verdict_reason: str | None = None
+    verdict_decision: str | None = None

@@ -1,0 +1,227 @@
+"""Rollout: observe -> decide (pure) -> act (children, route, reservation, stages) -> one status write."""
+
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime
+from typing import Any
+
+from champion.adapters import metrics as operator_metrics
+from champion.adapters.kube import Conflict, KubeApi
+from champion.adapters.prometheus import PrometheusClient
+from champion.api.v1alpha1 import reasons
+from champion.api.v1alpha1.common import ConditionType
+from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
+from champion.builders.httproute import Backend, TrafficState, httproute
+from champion.builders.naming import ROLLOUT_LABEL
+from champion.builders.workloads import Owner, service_name, workload
+from champion.domain.conditions import rfc3339, set_condition
+from champion.domain.rollout.machine import decide
+from champion.domain.rollout.observations import Decision, Observations
+from champion.reconcile.children import converge, delete_owned
+from champion.reconcile.rollout_observe import (
+    MV,
+    POOL,
+    VersionView,
+    admission,
+    analysis_due,
+    load_versions,
+    manual_actions,
+    read_metrics,
+    version_facts,
+)
+from champion.reconcile.spec_validity import parse_spec
+from champion.reconcile.status import Event, ReconcileResult, write_status
+
+CHILD_KINDS = (
+    ("apps/v1", "Deployment"),
+    ("v1", "Service"),
+    ("serving.kserve.io/v1beta1", "InferenceService"),
+)
+
+
+async def reconcile_rollout(
+    api: KubeApi, prometheus: PrometheusClient | None, body: dict[str, Any], now: datetime
+) -> ReconcileResult:
+    meta = body["metadata"]
+    namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
+    status = RolloutStatus.model_validate(body.get("status") or {})
+    spec, error = parse_spec(RolloutSpec, body)
+    if spec is None:
+        status.conditions = set_condition(
+            status.conditions,
+            ConditionType.DEGRADED,
+            True,
+            reasons.INVALID_SPEC,
+            f"fix the spec: {error}",
+            now,
+            generation,
+        )
+        status.message = f"invalid spec: {error}"
+        written = await write_status(api, body, status.to_wire())
+        return ReconcileResult(
+            written, [Event("Warning", reasons.INVALID_SPEC, status.message)] if written else []
+        )
+
+    names = {
+        spec.model_version,
+        *(n for n in (status.champion, status.challenger) if n),
+        *status.retired,
+    }
+    views = await load_versions(api, namespace, names)
+    facts = {n: await version_facts(api, body, v) for n, v in views.items()}
+    window = analysis_due(spec, status, now)
+    metrics_data, metrics_error = (None, None)
+    if (
+        window is not None
+        and facts.get(status.challenger or "")
+        and facts[status.challenger or ""].ready
+    ):
+        metrics_data, metrics_error = await read_metrics(prometheus, spec, status, window)
+    obs = Observations(
+        versions=facts,
+        actions=manual_actions(body),
+        admission=await admission(api, body, spec, status, views, rfc3339(now)),
+        metrics=metrics_data,
+        metrics_error=metrics_error,
+    )
+    decision = decide(spec, status, obs, now, generation)
+
+    await _act_children(api, body, decision, views)
+    await _act_route(api, body, spec, decision, views)
+    await _act_reservation(api, body, decision, views)
+    for version, stage in decision.stage_updates.items():
+        with contextlib.suppress(Exception):
+            await api.patch(
+                MV, version, {"status": {"stage": stage}}, namespace, subresource="status"
+            )
+    written = await write_status(api, body, decision.status.to_wire())
+    _export(namespace, name, decision, status)
+    return ReconcileResult(written, [Event(t, r, m) for t, r, m in decision.events])
+
+
+async def _act_children(
+    api: KubeApi, rollout: dict[str, Any], decision: Decision, views: dict[str, VersionView]
+) -> None:
+    keep: set[str] = set()
+    manifests: list[dict[str, Any]] = []
+    for version, replicas in decision.children.items():
+        view = views.get(version)
+        ctx = view.context(rollout, replicas) if view else None
+        if ctx is None:
+            continue
+        for m in workload(ctx):
+            keep.add(m["metadata"]["name"])
+            manifests.append(m)
+    await converge(api, manifests)
+    meta = rollout["metadata"]
+    for api_version, kind in CHILD_KINDS:
+        with contextlib.suppress(Exception):
+            await delete_owned(
+                api,
+                api_version,
+                kind,
+                meta["namespace"],
+                meta["uid"],
+                keep,
+                f"{ROLLOUT_LABEL}={meta['name']}",
+            )
+
+
+async def _act_route(
+    api: KubeApi,
+    rollout: dict[str, Any],
+    spec: RolloutSpec,
+    decision: Decision,
+    views: dict[str, VersionView],
+) -> None:
+    t = decision.traffic
+
+    def backend(version: str | None) -> Backend | None:
+        view = views.get(version or "")
+        ctx = view.context(rollout, 1) if view else None
+        return Backend(service_name(ctx), ctx.spec.serving.port) if ctx else None
+
+    meta = rollout["metadata"]
+    owner = Owner(rollout["apiVersion"], rollout["kind"], meta["name"], meta["uid"])
+    state = TrafficState(
+        backend(t.champion),
+        backend(t.challenger),
+        t.champion_weight,
+        t.challenger_weight,
+        t.mirror_percent,
+    )
+    if state.champion is None and state.challenger is None:
+        return
+    await api.ensure(httproute(meta["name"], meta["namespace"], owner, spec.endpoint, state))
+
+
+async def _act_reservation(
+    api: KubeApi, rollout: dict[str, Any], decision: Decision, views: dict[str, VersionView]
+) -> None:
+    if decision.reserve is None:
+        return
+    meta = rollout["metadata"]
+    key = f"{meta['namespace']}/{meta['name']}"
+    target = decision.status.challenger
+    pools = {v.pool_body["metadata"]["name"] for v in views.values() if v.pool_body is not None}
+    for pool_name in sorted(pools):
+        for _ in range(5):  # optimistic concurrency with the pool's own reconciler
+            pool = await api.get(POOL, pool_name)
+            if pool is None:
+                break
+            status = pool.get("status") or {}
+            current = [r for r in status.get("reservations", []) if r.get("rollout") != key]
+            view = views.get(target or "")
+            if (
+                decision.reserve
+                and view is not None
+                and view.pool_body is not None
+                and view.pool_body["metadata"]["name"] == pool_name
+            ):
+                current.append(
+                    {
+                        "rollout": key,
+                        "modelVersion": target,
+                        "namespace": meta["namespace"],
+                        "gpus": decision.reserve,
+                        "mode": "reserved",
+                        "since": decision.status.rollout_started_at,
+                    }
+                )
+            if current == status.get("reservations", []):
+                break
+            try:
+                await api.patch(
+                    POOL,
+                    pool_name,
+                    {
+                        "metadata": {"resourceVersion": pool["metadata"]["resourceVersion"]},
+                        "status": {"reservations": current},
+                    },
+                    subresource="status",
+                )
+                break
+            except Conflict:
+                continue
+
+
+def _export(namespace: str, name: str, decision: Decision, before: RolloutStatus) -> None:
+    s = decision.status
+    operator_metrics.record_rollout(
+        namespace, name, str(s.phase) if s.phase else None, s.weights.champion, s.weights.challenger
+    )
+    operator_metrics.INCONCLUSIVE.labels(namespace, name).set(s.inconclusive_count)
+    if decision.verdict_decision is not None:
+        operator_metrics.VERDICTS.labels(
+            namespace, name, decision.verdict_decision, decision.verdict_reason or ""
+        ).inc()
+    if decision.finished:
+        from champion.domain.rollout.machine import parse_time
+
+        started = parse_time(before.rollout_started_at)
+        ended = parse_time(s.phase_started_at)
+        if started and ended:
+            operator_metrics.ROLLOUT_DURATION.labels(namespace, decision.finished).observe(
+                (ended - started).total_seconds()
+            )

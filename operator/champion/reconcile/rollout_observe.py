@@ -1,0 +1,199 @@
+"""Observing a Rollout's world: its versions, their children, the pool, the metrics."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from champion.adapters.kube import KubeApi, resource_for
+from champion.adapters.prometheus import PrometheusClient, PrometheusUnavailable
+from champion.api.v1alpha1.common import ConditionType
+from champion.api.v1alpha1.gpupool import GPUPoolSpec
+from champion.api.v1alpha1.modelversion import ModelVersionSpec
+from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
+from champion.builders.workloads import Owner, VersionContext, is_ready, workload
+from champion.domain.judge.types import Observation
+from champion.domain.metrics_catalog import expand
+from champion.domain.placement import Admission, Request, admit, pool_state
+from champion.domain.rollout.machine import parse_time
+from champion.domain.rollout.observations import VersionFacts
+
+MV = resource_for("champion.dev/v1alpha1", "ModelVersion")
+POOL = resource_for("champion.dev/v1alpha1", "GPUPool")
+NODE = resource_for("v1", "Node")
+POD = resource_for("v1", "Pod")
+ACTIONS = ("promote", "abort", "retry", "pause")
+
+
+class VersionView:
+    """A ModelVersion as the Rollout sees it: spec, pool and build context."""
+
+    def __init__(
+        self, name: str, body: dict[str, Any] | None, pool_body: dict[str, Any] | None
+    ) -> None:
+        self.name = name
+        self.body = body
+        self.pool_body = pool_body
+        self.spec: ModelVersionSpec | None = None
+        self.pool: GPUPoolSpec | None = None
+        if body is not None:
+            try:
+                self.spec = ModelVersionSpec.model_validate(body.get("spec") or {})
+            except ValueError:
+                self.spec = None
+        if pool_body is not None:
+            try:
+                self.pool = GPUPoolSpec.model_validate(pool_body.get("spec") or {})
+            except ValueError:
+                self.pool = None
+
+    def context(self, rollout: dict[str, Any], replicas: int) -> VersionContext | None:
+        if self.spec is None or self.body is None:
+            return None
+        meta = rollout["metadata"]
+        return VersionContext(
+            namespace=meta["namespace"],
+            rollout=meta["name"],
+            version=self.name,
+            spec=self.spec,
+            fingerprint=(self.body.get("status") or {}).get("fingerprint") or "unknown",
+            owner=Owner(rollout["apiVersion"], rollout["kind"], meta["name"], meta["uid"]),
+            replicas=replicas,
+            pool=self.pool,
+            annotations=self.body["metadata"].get("annotations") or {},
+        )
+
+
+async def load_versions(api: KubeApi, namespace: str, names: set[str]) -> dict[str, VersionView]:
+    views: dict[str, VersionView] = {}
+    for name in sorted(names):
+        body = await api.get(MV, name, namespace)
+        pool_name = ((body or {}).get("spec") or {}).get("serving", {}).get("gpuPool")
+        pool_body = await api.get(POOL, pool_name) if pool_name else None
+        views[name] = VersionView(name, body, pool_body)
+    return views
+
+
+async def version_facts(api: KubeApi, rollout: dict[str, Any], view: VersionView) -> VersionFacts:
+    if view.body is None:
+        return VersionFacts(view.name, exists=False, valid=False, message="not found")
+    conditions = (view.body.get("status") or {}).get("conditions") or []
+    valid_cond = next((c for c in conditions if c.get("type") == ConditionType.VALID), None)
+    if view.spec is None:
+        return VersionFacts(view.name, valid=False, message="spec does not parse")
+    valid = valid_cond is not None and valid_cond.get("status") == "True"
+    message = valid_cond.get("message", "") if valid_cond else "not yet validated by the operator"
+    ctx = view.context(rollout, view.spec.serving.replicas)
+    ready = False
+    if ctx is not None:
+        primary = workload(ctx)[0]
+        res = resource_for(primary["apiVersion"], primary["kind"])
+        ready = is_ready(await api.get(res, primary["metadata"]["name"], ctx.namespace))
+    cost = view.pool.cost_per_gpu_hour if view.pool else 0.0
+    return VersionFacts(
+        name=view.name,
+        valid=valid,
+        message=message,
+        pinned=view.spec.model.digest is not None,
+        ready=ready,
+        replicas=view.spec.serving.replicas,
+        gpus_per_replica=view.spec.serving.gpus_per_replica,
+        cost_per_gpu_hour=cost,
+    )
+
+
+def manual_actions(rollout: dict[str, Any]) -> dict[str, str]:
+    annotations = rollout["metadata"].get("annotations") or {}
+    return {
+        a: annotations[f"champion.dev/{a}"] for a in ACTIONS if f"champion.dev/{a}" in annotations
+    }
+
+
+async def admission(
+    api: KubeApi,
+    rollout: dict[str, Any],
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    views: dict[str, VersionView],
+    now: str,
+) -> Admission | None:
+    """Asks the challenger's pool whether it fits, before anything is created."""
+    target = status.challenger if status.challenger else spec.model_version
+    if target == status.champion:
+        return None
+    if (
+        status.phase not in (None, Phase.PENDING, Phase.CAPACITY_PENDING)
+        and status.challenger == target
+    ):
+        return None
+    view = views.get(target)
+    if view is None or view.spec is None or view.pool_body is None or view.pool is None:
+        return None
+    if view.spec.serving.gpus_per_replica == 0:
+        return None
+    pool_status = view.pool_body.get("status") or {}
+    from champion.api.v1alpha1.gpupool import Reservation
+
+    reservations = [Reservation.model_validate(r) for r in pool_status.get("reservations", [])]
+    state = pool_state(
+        view.pool_body["metadata"]["name"],
+        view.pool,
+        await api.list(NODE),
+        await api.list(POD),
+        reservations,
+    )
+    meta = rollout["metadata"]
+    champion_view = views.get(status.champion or "")
+    champion_replicas = (
+        champion_view.spec.serving.replicas if champion_view and champion_view.spec else 0
+    )
+    request = Request(
+        rollout=f"{meta['namespace']}/{meta['name']}",
+        namespace=meta["namespace"],
+        model_version=target,
+        replicas=view.spec.serving.replicas,
+        gpus_per_replica=view.spec.serving.gpus_per_replica,
+        mode=str(spec.strategy.capacity_mode),
+        champion_replicas=champion_replicas,
+    )
+    return admit(state, request, now)
+
+
+def analysis_due(
+    spec: RolloutSpec, status: RolloutStatus, now: datetime
+) -> tuple[datetime, datetime] | None:
+    if (
+        status.phase not in (Phase.SHADOW, Phase.CANARY)
+        or not status.champion
+        or not status.challenger
+    ):
+        return None
+    start = parse_time(status.last_analysis_at) or parse_time(status.phase_started_at)
+    if start is None or (now - start).total_seconds() < spec.analysis.interval_seconds:
+        return None
+    return start, now
+
+
+async def read_metrics(
+    prometheus: PrometheusClient | None,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    window: tuple[datetime, datetime],
+) -> tuple[dict[str, Observation] | None, str | None]:
+    metrics = expand(spec.analysis.metrics)
+    if metrics and prometheus is None:
+        return None, "no Prometheus configured: start the operator with --prometheus-url"
+    if not metrics:
+        return None, None  # nothing to analyse: steps advance on time alone
+    assert prometheus is not None
+    try:
+        data = await prometheus.read_interval(
+            metrics,
+            spec.analysis.version_label,
+            status.champion or "",
+            status.challenger or "",
+            *window,
+        )
+    except PrometheusUnavailable as exc:
+        return None, str(exc)
+    return data, None
