@@ -39,7 +39,7 @@ class PrometheusClient:
     def _query_sync(self, query: str, at: datetime) -> list[dict[str, Any]]:
         try:
             result: list[dict[str, Any]] = self._conn.custom_query(
-                query, params={"time": f"{at.timestamp():.3f}", "timeout": f"{self._timeout}s"}
+                query, params={"time": f"{at.timestamp():.3f}", "timeout": f"{int(self._timeout)}s"}
             )
         except Exception as exc:  # the client raises several unrelated types
             raise PrometheusUnavailable(

@@ -28,3 +28,35 @@ def apiserver(
     from champion.sandbox.apiserver.standalone import serve_forever
 
     asyncio.run(serve_forever(kubeconfig, port, crds=list(crds or [])))
+
+
+@app.command()
+def up(
+    dir: Annotated[
+        Path, typer.Option("--dir", help="Work directory: kubeconfig, env, logs, PIDs.")
+    ],
+    rps: Annotated[float, typer.Option(help="Simulated requests per second per HTTPRoute.")] = 20.0,
+    gpu_nodes: Annotated[int, typer.Option(help="Simulated GPU nodes (8 x H100 each).")] = 2,
+) -> None:
+    """Start the sandbox in the background and return once everything is ready."""
+    from champion.sandbox.lifecycle import up as start
+
+    typer.echo(
+        "Starting a LOCAL EMULATION of a cluster (not a real Kubernetes cluster): emulated API server,"
+    )
+    typer.echo(
+        f"real Prometheus, simulated vLLM model servers and {rps:g} rps of simulated users, all on 127.0.0.1."
+    )
+    info = start(dir, rps, gpu_nodes)
+    typer.echo(f"API server {info['apiserver']}  Prometheus {info['prometheus']}")
+    typer.echo(f"Use it:  source {dir.resolve() / 'env'} && kubectl get nodes")
+
+
+@app.command()
+def down(
+    dir: Annotated[Path, typer.Option("--dir", help="The work directory given to `up`.")],
+) -> None:
+    """Stop everything the sandbox started (by PID). Safe to run twice."""
+    from champion.sandbox.lifecycle import down as stop
+
+    typer.echo("sandbox stopped" if stop(dir) else "no sandbox was running")

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 PHASE_STYLE = {
@@ -56,12 +57,12 @@ class Timeline:
             step_txt = f" step {step}" if step is not None else ""
             mirror = status.get("mirrorPercent") or 0
             mirror_txt = f", mirror {mirror}%" if mirror else ""
-            style = PHASE_STYLE.get(phase, "")
+            style = PHASE_STYLE.get(phase, "white")
             self.say(
                 f"[{style}]{phase:<12}[/{style}]{step_txt}  champion={status.get('champion') or '-'}"
                 f" ({weights.get('champion', 0)}%)  challenger={status.get('challenger') or '-'}"
                 f" ({weights.get('challenger', 0)}%){mirror_txt}"
-                + (f"  — {status.get('message')}" if status.get("message") else "")
+                + (f"  — {escape(status.get('message') or '')}" if status.get("message") else "")
             )
         history = status.get("history") or []
         for record in history[self.seen_history :]:
@@ -90,7 +91,10 @@ class Timeline:
             stat = ""
             if ev.get("statistic") is not None:
                 stat = f" e={ev['statistic']:.3g} (threshold {ev.get('threshold', 0):.3g})"
-            self.say(f"      {ev.get('metric')}:{counts}{stat} {ev.get('detail', '')}", style="dim")
+            self.say(
+                f"      {ev.get('metric')}:{counts}{stat} {escape(ev.get('detail', ''))}",
+                style="dim",
+            )
 
     def record(self, what: str, outcome: str, detail: str) -> None:
         self.rows.append((what, outcome, detail))

@@ -84,7 +84,7 @@ class _Tick:
             self.s.phase = phase
             self.s.phase_started_at = self.stamp
         self.s.message = message
-        self.record(phase.value.lower(), reason, message)
+        self.record("transition", reason, message)
         self.events.append(("Warning" if warning else "Normal", reason, message))
 
     def record(

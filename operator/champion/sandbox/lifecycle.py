@@ -1,0 +1,97 @@
+"""`champion sandbox up` / `down`: start the supervisor detached, wait for it; stop it by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def up(workdir: Path, rps: float, gpu_nodes: int, timeout: float = 60.0) -> dict[str, str]:
+    workdir = workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    if (workdir / "ready").exists() and _alive(workdir):
+        return json.loads((workdir / "ready").read_text())
+    for stale in ("ready", "kubeconfig", "env"):
+        (workdir / stale).unlink(missing_ok=True)
+    log = open(workdir / "sandbox.log", "wb")  # noqa: SIM115 - owned by the child
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "champion.sandbox.supervisor",
+            "--dir",
+            str(workdir),
+            "--rps",
+            str(rps),
+            "--gpu-nodes",
+            str(gpu_nodes),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    (workdir / "supervisor.pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (workdir / "ready").exists():
+            return json.loads((workdir / "ready").read_text())
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"the sandbox exited ({proc.returncode}); see {workdir / 'sandbox.log'}"
+            )
+        time.sleep(0.1)
+    down(workdir)
+    raise RuntimeError(
+        f"the sandbox was not ready within {timeout}s; see {workdir / 'sandbox.log'}"
+    )
+
+
+def _pid(workdir: Path) -> int | None:
+    try:
+        return int((workdir / "supervisor.pid").read_text())
+    except (FileNotFoundError, ValueError):
+        return None
+
+
+def _alive(workdir: Path) -> bool:
+    pid = _pid(workdir)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def down(workdir: Path, timeout: float = 20.0) -> bool:
+    """Stops the sandbox; True if something was running. Idempotent."""
+    workdir = workdir.resolve()
+    pid = _pid(workdir)
+    if pid is None:
+        return False
+    pids = {}
+    with contextlib.suppress(FileNotFoundError, ValueError):
+        pids = json.loads((workdir / "pids.json").read_text())
+    was_running = _alive(workdir)
+    if was_running:
+        os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and _alive(workdir):
+            time.sleep(0.1)
+        if _alive(workdir):
+            os.kill(pid, signal.SIGKILL)
+    prom = pids.get("prometheus")
+    if prom:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(prom), signal.SIGKILL)
+    for name in ("supervisor.pid", "pids.json", "ready"):
+        (workdir / name).unlink(missing_ok=True)
+    return was_running

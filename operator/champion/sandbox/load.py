@@ -1,0 +1,89 @@
+"""Sends simulated user traffic along each HTTPRoute: weights split it, RequestMirror copies it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import random
+from typing import Any
+
+import aiohttp
+
+from champion.sandbox.apiserver.errors import ApiStatusError
+from champion.sandbox.apiserver.server import ApiServer
+
+FEEDBACK_SHARE = 0.3
+
+
+class LoadGenerator:
+    def __init__(self, api: ApiServer, rps: float, seed: int = 1) -> None:
+        self.store = api.store
+        self.rps = rps
+        self.rng = random.Random(seed)
+        self.sent: dict[str, int] = {}
+        self._inflight = asyncio.Semaphore(64)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _address(self, ns: str, service: str) -> str | None:
+        try:
+            svc = self.store.get(self.store.type_for("", "services"), ns, service)
+        except ApiStatusError:
+            return None
+        port = svc["spec"]["ports"][0]["port"]
+        return f"http://{svc['spec']['clusterIP']}:{port}"
+
+    def plan(self) -> list[tuple[str, bool]]:
+        """One request per route: (base URL, is_mirror) for the primary and any mirror."""
+        out: list[tuple[str, bool]] = []
+        routes = self.store.select(
+            self.store.type_for("gateway.networking.k8s.io", "httproutes"), None, lambda o: True
+        )
+        for route in routes:
+            ns = route["metadata"]["namespace"]
+            for rule in route.get("spec", {}).get("rules", []):
+                refs = [r for r in rule.get("backendRefs", []) if r.get("weight", 1) > 0]
+                if refs:
+                    pick = self.rng.choices(refs, weights=[r.get("weight", 1) for r in refs])[0]
+                    url = self._address(ns, pick["name"])
+                    if url:
+                        out.append((url, False))
+                for f in rule.get("filters", []):
+                    if f.get("type") == "RequestMirror":
+                        mirror = f["requestMirror"]
+                        if self.rng.random() * 100 < float(mirror.get("percent", 100)):
+                            url = self._address(ns, mirror["backendRef"]["name"])
+                            if url:
+                                out.append((url, True))
+        return out
+
+    async def _send(self, session: aiohttp.ClientSession, url: str, mirror: bool) -> None:
+        async with self._inflight:
+            with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
+                body: dict[str, Any] = {
+                    "model": "chat",
+                    "messages": [{"role": "user", "content": "hello"}],
+                }
+                async with session.post(f"{url}/v1/chat/completions", json=body) as resp:
+                    await resp.read()
+                    ok = resp.status < 500
+                self.sent[url] = self.sent.get(url, 0) + 1
+                # Users rate some answers; mirrored answers never reach a user.
+                if ok and not mirror and self.rng.random() < FEEDBACK_SHARE:
+                    async with session.post(f"{url}/feedback") as fb:
+                        await fb.read()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        timeout = aiohttp.ClientTimeout(total=5)
+        async with aiohttp.ClientSession(timeout=timeout) as session:
+            loop = asyncio.get_running_loop()
+            next_at = loop.time()
+            while not stop.is_set():
+                for url, mirror in self.plan():
+                    task = asyncio.create_task(self._send(session, url, mirror))
+                    self._tasks.add(task)
+                    task.add_done_callback(self._tasks.discard)
+                next_at += 1.0 / self.rps
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(0.0, next_at - loop.time()))
+            for task in list(self._tasks):
+                task.cancel()
