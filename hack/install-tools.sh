@@ -40,6 +40,9 @@ for name in z.namelist():
 PY
   )
 fi
-"$BIN/prometheus" --version 2>&1 | head -1
+# Print versions without pipes into `head`: under pipefail its SIGPIPE fails the script.
+prom_version=$("$BIN/prometheus" --version 2>&1 || true)
+kubectl_version=$("$BIN/kubectl" version --client 2>&1 || true)
+echo "${prom_version%%$'\n'*}"
 "$BIN/helm" version --short
-"$BIN/kubectl" version --client 2>&1 | head -1
+echo "${kubectl_version%%$'\n'*}"

@@ -90,6 +90,12 @@ class _Tick:
     def record(
         self, decision: str, reason: str, message: str, verdict: Verdict | None = None
     ) -> None:
+        if (
+            verdict is None
+            and decision == "transition"
+            and reason in (reasons.REGRESSION_DETECTED, reasons.PROMOTED)
+        ):
+            verdict = self.verdict  # the phase change carries the evidence that caused it
         evidence = [
             MetricEvidence(
                 metric=e.metric,

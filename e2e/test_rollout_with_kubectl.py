@@ -1,0 +1,77 @@
+"""Drive a rollout with kubectl only: apply, change spec.modelVersion, read the evidence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+
+import pytest
+
+from e2e.conftest import ROOT, kubectl
+
+pytestmark = pytest.mark.slow
+
+
+def k(env: dict[str, str], *args: str, check: bool = True) -> str:
+    result = subprocess.run([kubectl(), *args], env=env, capture_output=True, text=True, timeout=60)
+    if check and result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
+def wait_rollout(
+    env: dict[str, str], version_field: str, version: str, phase: str, timeout: float
+) -> dict:
+    deadline = time.monotonic() + timeout
+    last: dict = {}
+    while time.monotonic() < deadline:
+        last = json.loads(k(env, "get", "rollout", "chat", "-n", "demo", "-o", "json"))
+        status = last.get("status") or {}
+        if status.get("phase") == phase and status.get(version_field) == version:
+            return last
+        time.sleep(1)
+    raise AssertionError(
+        f"rollout never reached {phase} with {version_field}={version}: {last.get('status')}"
+    )
+
+
+def test_a_slow_version_is_rolled_back_with_the_evidence_in_describe(
+    cluster: dict[str, str],
+) -> None:
+    k(cluster, "apply", "-f", str(ROOT / "examples" / "demo"))
+    wait_rollout(cluster, "champion", "chat-v1", "Succeeded", 90)
+    table = k(cluster, "get", "rollouts", "-n", "demo")
+    assert "Succeeded" in table and "chat-v1" in table
+
+    k(
+        cluster,
+        "patch",
+        "rollout",
+        "chat",
+        "-n",
+        "demo",
+        "--type",
+        "merge",
+        "-p",
+        '{"spec":{"modelVersion":"chat-v3"}}',
+    )
+    ro = wait_rollout(cluster, "challenger", "chat-v3", "RolledBack", 150)
+    assert ro["status"]["champion"] == "chat-v1"
+    assert ro["status"]["weights"] == {"champion": 100, "challenger": 0}
+
+    describe = k(cluster, "describe", "rollout", "chat", "-n", "demo")
+    assert "RegressionDetected" in describe
+    assert "latency" in describe and "e-value" in describe
+    stage = k(
+        cluster, "get", "modelversion", "chat-v3", "-n", "demo", "-o", "jsonpath={.status.stage}"
+    )
+    assert stage == "RolledBack"
+    # The pool is recounted on its own timer: only the champion's 2 replicas x 1 GPU remain.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        allocated = k(cluster, "get", "gpupool", "h100", "-o", "jsonpath={.status.allocated}")
+        if allocated == "2":
+            break
+        time.sleep(1)
+    assert allocated == "2"

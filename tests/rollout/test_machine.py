@@ -1,0 +1,401 @@
+"""The Rollout state machine, table-driven over phases x signals (pure: no cluster, no clock)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from champion.api.v1alpha1.modelversion import Stage
+from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
+from champion.domain.judge import Counts
+from champion.domain.placement import Admission
+from champion.domain.rollout.machine import decide
+from champion.domain.rollout.observations import Observations, VersionFacts
+
+T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
+
+SPEC = RolloutSpec.model_validate(
+    {
+        "modelVersion": "v2",
+        "strategy": {
+            "shadow": {"durationSeconds": 60, "mirrorPercent": 50},
+            "canary": {
+                "steps": [
+                    {"weight": 10, "durationSeconds": 60},
+                    {"weight": 50, "durationSeconds": 60},
+                ]
+            },
+        },
+        "analysis": {
+            "intervalSeconds": 10,
+            "maxInconclusive": 3,
+            "metrics": [{"name": "errors", "preset": "vllm-errors", "margin": 0.2}],
+        },
+    }
+)
+
+
+def facts(*ready: str, invalid: tuple[str, ...] = ()) -> dict[str, VersionFacts]:
+    out = {}
+    for name in ("v1", "v2", "v3"):
+        out[name] = VersionFacts(
+            name,
+            valid=name not in invalid,
+            message="bad" if name in invalid else "",
+            ready=name in ready,
+            replicas=2,
+            gpus_per_replica=1,
+            cost_per_gpu_hour=2.0,
+        )
+    return out
+
+
+def status(
+    phase: Phase | None,
+    champion: str | None = "v1",
+    challenger: str | None = "v2",
+    step: int | None = None,
+    started: datetime = T0,
+    **extra: object,
+) -> RolloutStatus:
+    return RolloutStatus.model_validate(
+        {
+            "phase": phase,
+            "champion": champion,
+            "challenger": challenger,
+            "step": step,
+            "phaseStartedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "costUpdatedAt": started.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **extra,
+        }
+    )
+
+
+ERRORS_OK = {"errors": Counts(1, 100, 10, 1000)}
+ERRORS_BAD = {"errors": Counts(30, 100, 10, 1000)}
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "obs", "dt", "phase", "weights", "mirror"),
+    [
+        (
+            "first rollout waits for Ready",
+            status(None, None, None),
+            Observations(facts()),
+            0,
+            Phase.PENDING,
+            (0, 0),
+            0,
+        ),
+        (
+            "first rollout routes 100% once Ready",
+            status(Phase.PENDING, None, "v2"),
+            Observations(facts("v2")),
+            0,
+            Phase.SUCCEEDED,
+            (100, 0),
+            0,
+        ),
+        (
+            "new version starts pending",
+            status(Phase.SUCCEEDED, "v1", None),
+            Observations(facts("v1")),
+            0,
+            Phase.PENDING,
+            (100, 0),
+            0,
+        ),
+        (
+            "pending with a ready challenger goes to shadow",
+            status(Phase.PENDING),
+            Observations(facts("v1", "v2")),
+            0,
+            Phase.SHADOW,
+            (100, 0),
+            50,
+        ),
+        (
+            "no capacity holds in CapacityPending",
+            status(Phase.PENDING),
+            Observations(facts("v1"), admission=Admission(False, 'GPUPool "h100" has 1 free')),
+            0,
+            Phase.CAPACITY_PENDING,
+            (100, 0),
+            0,
+        ),
+        (
+            "invalid challenger stays pending",
+            status(Phase.PENDING),
+            Observations(facts("v1", "v2", invalid=("v2",))),
+            0,
+            Phase.PENDING,
+            (100, 0),
+            0,
+        ),
+        (
+            "shadow holds until its duration",
+            status(Phase.SHADOW),
+            Observations(facts("v1", "v2")),
+            30,
+            Phase.SHADOW,
+            (100, 0),
+            50,
+        ),
+        (
+            "shadow ends into canary step 0",
+            status(Phase.SHADOW),
+            Observations(facts("v1", "v2")),
+            61,
+            Phase.CANARY,
+            (90, 10),
+            0,
+        ),
+        (
+            "challenger not ready gets no traffic",
+            status(Phase.CANARY, step=0),
+            Observations(facts("v1")),
+            10,
+            Phase.CANARY,
+            (100, 0),
+            0,
+        ),
+        (
+            "canary step advances after its duration",
+            status(Phase.CANARY, step=0),
+            Observations(facts("v1", "v2")),
+            61,
+            Phase.CANARY,
+            (50, 50),
+            0,
+        ),
+        (
+            "last step ends in promotion",
+            status(Phase.CANARY, step=1),
+            Observations(facts("v1", "v2")),
+            61,
+            Phase.SUCCEEDED,
+            (100, 0),
+            0,
+        ),
+        (
+            "judge rollback rolls back",
+            status(Phase.CANARY, step=0),
+            Observations(facts("v1", "v2"), metrics=ERRORS_BAD),
+            11,
+            Phase.CANARY,
+            (90, 10),
+            0,
+        ),
+        (
+            "prometheus down holds",
+            status(Phase.CANARY, step=0),
+            Observations(facts("v1", "v2"), metrics_error="Prometheus unreachable"),
+            11,
+            Phase.CANARY,
+            (90, 10),
+            0,
+        ),
+        (
+            "manual abort returns traffic",
+            status(Phase.CANARY, step=0),
+            Observations(facts("v1", "v2"), actions={"abort": "1"}),
+            5,
+            Phase.ABORTED,
+            (100, 0),
+            0,
+        ),
+        (
+            "manual promote skips to 100%",
+            status(Phase.SHADOW),
+            Observations(facts("v1", "v2"), actions={"promote": "1"}),
+            5,
+            Phase.SUCCEEDED,
+            (100, 0),
+            0,
+        ),
+        (
+            "manual pause holds the weight",
+            status(Phase.CANARY, step=1, weights={"champion": 50, "challenger": 50}),
+            Observations(facts("v1", "v2"), actions={"pause": "true"}),
+            5,
+            Phase.PAUSED,
+            (50, 50),
+            0,
+        ),
+    ],
+)
+def test_transitions(
+    name: str,
+    before: RolloutStatus,
+    obs: Observations,
+    dt: int,
+    phase: Phase,
+    weights: tuple[int, int],
+    mirror: int,
+) -> None:
+    if name == "new version starts pending":
+        before = before.model_copy(update={"challenger": None})
+    if name == "judge rollback rolls back":
+        # A tripled error rate crosses the threshold within a few intervals.
+        d = None
+        s = before
+        for i in range(1, 6):
+            d = decide(SPEC, s, obs, T0 + timedelta(seconds=11 * i), 1)
+            s = d.status
+            if s.phase == Phase.ROLLED_BACK:
+                break
+        assert d is not None and d.status.phase == Phase.ROLLED_BACK
+        assert (d.status.weights.champion, d.status.weights.challenger) == (100, 0)
+        assert d.stage_updates == {"v2": Stage.ROLLED_BACK}
+        assert d.status.history[-1].evidence and "errors" in d.status.message
+        return
+    d = decide(SPEC, before, obs, T0 + timedelta(seconds=dt), 1)
+    assert d.status.phase == phase, (name, d.status.message)
+    assert (d.status.weights.champion, d.status.weights.challenger) == weights, name
+    assert d.status.mirror_percent == mirror, name
+
+
+def test_promotion_retires_the_old_champion_and_updates_stages() -> None:
+    d = decide(
+        SPEC,
+        status(Phase.CANARY, step=1),
+        Observations(facts("v1", "v2")),
+        T0 + timedelta(seconds=61),
+        1,
+    )
+    assert d.status.champion == "v2" and d.status.challenger is None
+    assert d.stage_updates == {"v1": Stage.RETIRED, "v2": Stage.CHAMPION}
+    assert d.status.retired == ["v1"] and d.children.get("v1") == 2  # kept until scale-down delay
+    later = decide(
+        SPEC, d.status, Observations(facts("v1", "v2")), T0 + timedelta(seconds=61 + 301), 1
+    )
+    assert later.status.retired == [] and "v1" not in later.children
+
+
+def test_prometheus_down_rolls_back_only_after_max_inconclusive() -> None:
+    s = status(Phase.CANARY, step=0)
+    for i in range(1, 3):
+        d = decide(
+            SPEC,
+            s,
+            Observations(facts("v1", "v2"), metrics_error="connection refused"),
+            T0 + timedelta(seconds=11 * i),
+            1,
+        )
+        s = d.status
+        assert s.phase == Phase.CANARY and s.inconclusive_count == i
+        assert any(
+            c.type == "Analysis" and c.reason == "PrometheusUnavailable" for c in s.conditions
+        )
+    d = decide(
+        SPEC,
+        s,
+        Observations(facts("v1", "v2"), metrics_error="connection refused"),
+        T0 + timedelta(seconds=33),
+        1,
+    )
+    assert d.status.phase == Phase.ROLLED_BACK and "maxInconclusive=3" in d.status.message
+
+
+def test_spec_changed_mid_rollout_to_a_third_version() -> None:
+    spec = SPEC.model_copy(update={"model_version": "v3"})
+    d = decide(
+        spec,
+        status(Phase.CANARY, step=0),
+        Observations(facts("v1", "v2", "v3")),
+        T0 + timedelta(seconds=5),
+        2,
+    )
+    assert d.status.challenger == "v3" and d.status.phase == Phase.PENDING
+    assert d.stage_updates == {"v2": Stage.REGISTERED}
+    assert "v2" not in d.children and d.status.weights.challenger == 0
+
+
+def test_manual_actions_are_acted_on_once() -> None:
+    obs = Observations(facts("v1", "v2"), actions={"abort": "a"})
+    d = decide(SPEC, status(Phase.CANARY, step=0), obs, T0, 1)
+    assert d.status.phase == Phase.ABORTED and d.status.handled_actions == {"abort": "a"}
+    again = decide(SPEC, d.status, obs, T0 + timedelta(seconds=5), 1)
+    assert again.status.phase == Phase.ABORTED and not again.events
+    retry = decide(
+        SPEC,
+        again.status,
+        Observations(facts("v1", "v2"), actions={"abort": "a", "retry": "r"}),
+        T0 + timedelta(seconds=9),
+        1,
+    )
+    assert retry.status.phase == Phase.PENDING and retry.status.challenger == "v2"
+
+
+def test_conditions_for_argo_cd() -> None:
+    d = decide(
+        SPEC,
+        status(Phase.CANARY, step=0),
+        Observations(facts("v1", "v2"), actions={"abort": "x"}),
+        T0,
+        1,
+    )
+    by_type = {c.type: c for c in d.status.conditions}
+    assert by_type["Degraded"].status == "True" and by_type["Progressing"].status == "False"
+    assert by_type["Ready"].status == "True"
+
+
+def test_gpu_hours_accrue_while_the_challenger_runs() -> None:
+    d = decide(
+        SPEC,
+        status(Phase.CANARY, step=0),
+        Observations(facts("v1", "v2"), metrics=ERRORS_OK),
+        T0 + timedelta(hours=1),
+        1,
+    )
+    assert d.status.gpu_hours == pytest.approx(2.0)  # 2 replicas x 1 GPU x 1 h
+    assert d.status.cost == pytest.approx(4.0)
+
+
+SIGNALS = st.sampled_from(
+    ["ok", "bad", "down", "none", "notready", "abort", "promote", "pause", "resume", "retry"]
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(SIGNALS, min_size=1, max_size=25))
+def test_invariants_hold_for_any_sequence_of_signals(signals: list[str]) -> None:
+    s = status(Phase.SUCCEEDED, "v1", None)
+    now = T0
+    promotions = 0
+    for i, sig in enumerate(signals):
+        now += timedelta(seconds=31)
+        ready = ("v1",) if sig == "notready" else ("v1", "v2")
+        actions = (
+            {"abort": str(i)}
+            if sig == "abort"
+            else {"promote": str(i)}
+            if sig == "promote"
+            else {"pause": "true"}
+            if sig == "pause"
+            else {"pause": "false"}
+            if sig == "resume"
+            else {"retry": str(i)}
+            if sig == "retry"
+            else {}
+        )
+        metrics = {"ok": ERRORS_OK, "bad": ERRORS_BAD, "none": {"errors": None}}.get(sig)
+        obs = Observations(
+            facts(*ready),
+            actions=actions,
+            metrics=metrics,
+            metrics_error="down" if sig == "down" else None,
+        )
+        d = decide(SPEC, s, obs, now, 1)
+        twice = decide(SPEC, s, obs, now, 1)
+        assert twice.status == d.status, "deciding twice on the same inputs must agree"
+        w = d.status.weights
+        assert w.champion + w.challenger == 100
+        if w.challenger > 0:
+            assert "v2" in ready and d.status.challenger is not None
+        promotions += d.stage_updates.get("v2") == Stage.CHAMPION
+        s = d.status
+    assert promotions <= 1
