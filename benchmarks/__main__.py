@@ -1,0 +1,3 @@
+from benchmarks.judge.__main__ import main
+
+main()
