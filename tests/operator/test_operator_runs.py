@@ -144,3 +144,21 @@ async def test_gpupool_status_equals_a_hand_count(operator: Any, apiserver: ApiS
     assert st["namespaces"] == [{"namespace": "demo", "allocated": 7, "reserved": 0}]
     ready_cond = next(c for c in st["conditions"] if c["type"] == "Ready")
     assert "n3 (cordoned)" in ready_cond["message"]
+
+
+async def test_evalsuite_with_a_missing_configmap_is_flagged(operator: Any) -> None:
+    api = operator
+    suite = yaml.safe_load((ROOT / "examples" / "evalsuite-chat.yaml").read_text())
+    suite["metadata"]["name"] = "from-cm"
+    suite["spec"]["cases"] = {"configMap": {"name": "cases", "key": "cases.jsonl"}}
+    await api.create(suite)
+    es = resource_for("champion.dev/v1alpha1", "EvalSuite")
+
+    async def valid_condition() -> dict[str, Any] | None:
+        obj = await api.get(es, "from-cm", "demo")
+        conds = (obj or {}).get("status", {}).get("conditions", [])
+        return next((c for c in conds if c["type"] == "Valid"), None)
+
+    cond = await eventually(valid_condition, what="the EvalSuite's Valid condition")
+    assert cond["status"] == "False" and cond["reason"] == "CasesConfigMapNotFound"
+    assert 'spec.cases.configMap.name: ConfigMap "cases" not found' in cond["message"]

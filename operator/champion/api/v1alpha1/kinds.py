@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel
 
 from champion.api.v1alpha1 import GROUP, VERSION
+from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus
 from champion.api.v1alpha1.gpupool import GPUPoolSpec, GPUPoolStatus
 from champion.api.v1alpha1.modelversion import ModelVersionSpec, ModelVersionStatus
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
@@ -109,7 +110,25 @@ ROLLOUT = Kind(
     ),
 )
 
-KINDS: list[Kind] = [MODELVERSION, GPUPOOL, ROLLOUT]
+EVALSUITE = Kind(
+    kind="EvalSuite",
+    plural="evalsuites",
+    singular="evalsuite",
+    short_names=("es",),
+    namespaced=True,
+    spec=EvalSuiteSpec,
+    status=EvalSuiteStatus,
+    description="Offline evaluation cases, request protocol, scorers and pass thresholds.",
+    columns=(
+        PrinterColumn("Protocol", ".spec.protocol"),
+        PrinterColumn("Score", ".status.score", "number"),
+        PrinterColumn("Passed", ".status.passed", "boolean"),
+        PrinterColumn("Valid", '.status.conditions[?(@.type=="Valid")].status'),
+        _AGE,
+    ),
+)
+
+KINDS: list[Kind] = [MODELVERSION, GPUPOOL, ROLLOUT, EVALSUITE]
 
 
 def register(kind: Kind) -> None:

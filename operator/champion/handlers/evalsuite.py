@@ -1,0 +1,35 @@
+"""kopf wiring for EvalSuite: change handlers and a timer call the reconciler."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import kopf
+
+from champion.handlers.common import run_reconciler
+from champion.handlers.runtime import Runtime
+from champion.reconcile.evalsuite import reconcile_evalsuite
+from champion.reconcile.settings import OperatorSettings
+from champion.reconcile.status import ReconcileResult
+
+PLURAL = "evalsuites"
+
+
+async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
+    return await reconcile_evalsuite(runtime.kube(), body, now)
+
+
+def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:
+    @kopf.on.resume("champion.dev", "v1alpha1", PLURAL, registry=registry)
+    @kopf.on.create("champion.dev", "v1alpha1", PLURAL, registry=registry)
+    @kopf.on.update("champion.dev", "v1alpha1", PLURAL, field="spec", registry=registry)
+    async def changed(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await run_reconciler("EvalSuite", _reconcile, body, memo)
+
+    @kopf.timer(
+        "champion.dev", "v1alpha1", PLURAL,
+        interval=settings.modelversion_tick_seconds, initial_delay=settings.modelversion_tick_seconds, idle=None, registry=registry,
+    )  # fmt: skip
+    async def tick(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await run_reconciler("EvalSuite", _reconcile, body, memo)

@@ -1,0 +1,83 @@
+"""EvalSuite: validate the spec and its case source; running suites is the eval runner's job."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from champion.adapters.kube import KubeApi, resource_for
+from champion.api.v1alpha1 import reasons
+from champion.api.v1alpha1.common import ConditionType
+from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus
+from champion.domain.conditions import set_condition
+from champion.reconcile.spec_validity import parse_spec
+from champion.reconcile.status import Event, ReconcileResult, write_status
+
+CONFIGMAP = resource_for("v1", "ConfigMap")
+SECRET = resource_for("v1", "Secret")
+
+
+async def reconcile_evalsuite(api: KubeApi, body: dict[str, Any], now: datetime) -> ReconcileResult:
+    meta = body["metadata"]
+    namespace, generation = meta["namespace"], meta.get("generation")
+    status = EvalSuiteStatus.model_validate(body.get("status") or {})
+    spec, error = parse_spec(EvalSuiteSpec, body)
+    problems: list[tuple[str, str]] = []
+    if spec is None:
+        problems.append((reasons.INVALID_SPEC, f"fix the spec: {error}"))
+    else:
+        ref = spec.cases.config_map
+        if ref is not None:
+            cm = await api.get(CONFIGMAP, ref.name, namespace)
+            if cm is None:
+                problems.append(
+                    (
+                        reasons.CASES_NOT_FOUND,
+                        f'spec.cases.configMap.name: ConfigMap "{ref.name}" not found in namespace {namespace}',
+                    )
+                )
+            elif ref.key not in (cm.get("data") or {}):
+                problems.append(
+                    (
+                        reasons.CASES_NOT_FOUND,
+                        f'spec.cases.configMap.key: ConfigMap "{ref.name}" has no key "{ref.key}"',
+                    )
+                )
+        for i, scorer in enumerate(spec.scorers):
+            secret = scorer.api_key_secret
+            # Only existence is checked; the key's value is never read here nor logged.
+            if secret is not None and await api.get(SECRET, secret.name, namespace) is None:
+                problems.append(
+                    (
+                        reasons.INVALID_SPEC,
+                        f'spec.scorers[{i}].apiKeySecret.name: Secret "{secret.name}" not found in namespace {namespace}',
+                    )
+                )
+    if problems:
+        status.conditions = set_condition(
+            status.conditions,
+            ConditionType.VALID,
+            False,
+            problems[0][0],
+            "; ".join(m for _, m in problems),
+            now,
+            generation,
+        )
+    else:
+        status.conditions = set_condition(
+            status.conditions,
+            ConditionType.VALID,
+            True,
+            reasons.VALID,
+            "spec and case source are valid",
+            now,
+            generation,
+        )
+    status.observed_generation = generation
+    written = await write_status(api, body, status.to_wire())
+    events = (
+        [Event("Warning", problems[0][0], "; ".join(m for _, m in problems))]
+        if problems and written
+        else []
+    )
+    return ReconcileResult(written, events)
