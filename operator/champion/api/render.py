@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -13,8 +14,13 @@ def crd_yaml(crd: dict[str, Any]) -> str:
     return HEADER + yaml.safe_dump(crd, sort_keys=True, width=100)
 
 
+def _escape_helm(text: str) -> str:
+    # Descriptions mention `{{version}}` placeholders: Helm must print them, not run them.
+    return re.sub(r"\{\{|\}\}", lambda m: '{{ "{{" }}' if m.group() == "{{" else '{{ "}}" }}', text)
+
+
 def chart_crd_template(crd: dict[str, Any]) -> str:
-    body = yaml.safe_dump(crd, sort_keys=True, width=100)
+    body = _escape_helm(yaml.safe_dump(crd, sort_keys=True, width=100))
     # Helm's crds/ folder never upgrades CRDs; templates behind a switch do, and
     # the keep policy stops `helm uninstall` from deleting every custom object.
     body = body.replace(

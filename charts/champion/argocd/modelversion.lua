@@ -1,0 +1,10 @@
+-- Argo CD health for champion.dev/ModelVersion: its Valid condition.
+if obj.status ~= nil and obj.status.conditions ~= nil then
+  for _, c in ipairs(obj.status.conditions) do
+    if c.type == "Valid" then
+      if c.status == "True" then return {status = "Healthy", message = c.message} end
+      return {status = "Degraded", message = c.message}
+    end
+  end
+end
+return {status = "Progressing", message = "Waiting for the operator to validate the version"}

@@ -1,0 +1,14 @@
+{{- define "champion.name" -}}champion{{- end }}
+{{- define "champion.fullname" -}}{{ .Release.Name }}-champion{{- end }}
+{{- define "champion.labels" -}}
+app.kubernetes.io/name: champion
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end }}
+{{- define "champion.selector" -}}
+app.kubernetes.io/name: champion
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+{{- define "champion.image" -}}{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}{{- end }}
