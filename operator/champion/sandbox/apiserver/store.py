@@ -38,6 +38,9 @@ class Watcher:
 
 class Store:
     def __init__(self) -> None:
+        # A /24 of its own per server, so two sandboxes on one machine never collide.
+        rnd = uuid.uuid4().int
+        self.service_cidr_prefix = f"127.{11 + rnd % 240}.{(rnd >> 8) % 256}."
         self.types: dict[tuple[str, str], ResourceType] = {}
         self.objects: dict[Key, dict[str, Any]] = {}
         self.rv = 1
@@ -316,7 +319,7 @@ class Store:
 
     # Services get ClusterIPs from a loopback range, so local model servers can
     # bind the very address the Service advertises (see docs/emulated-apiserver.md).
-    service_cidr_prefix = "127.0.10."
+    service_cidr_prefix = "127.0.10."  # replaced per instance in __init__
 
     def allocate_cluster_ip(self) -> str:
         used = {
