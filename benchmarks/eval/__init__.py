@@ -1,0 +1,1 @@
+"""Eval runner throughput: `python -m benchmarks.eval`."""

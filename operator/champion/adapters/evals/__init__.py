@@ -1,0 +1,1 @@
+"""Eval I/O: loading suites and cases, calling model endpoints."""

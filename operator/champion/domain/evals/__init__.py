@@ -1,0 +1,1 @@
+"""Pure eval scoring, thresholds and the paired comparison with the champion."""
