@@ -75,3 +75,49 @@ def test_a_slow_version_is_rolled_back_with_the_evidence_in_describe(
             break
         time.sleep(1)
     assert allocated == "2"
+
+
+def test_a_version_failing_its_eval_gate_never_gets_traffic(cluster: dict[str, str]) -> None:
+    k(cluster, "apply", "-f", str(ROOT / "examples" / "demo"))
+    wait_rollout(cluster, "champion", "chat-v1", "Succeeded", 90)
+    bad = (
+        (ROOT / "examples" / "demo" / "22-modelversion-v2.yaml")
+        .read_text()
+        .replace("chat-v2", "chat-v9")
+    )
+    bad = bad.replace('"errorRate": 0.005', '"errorRate": 0.005, "evalAccuracy": 0.5')
+    subprocess.run(
+        [kubectl(), "apply", "-f", "-"],
+        input=bad,
+        env=cluster,
+        text=True,
+        check=True,
+        capture_output=True,
+    )
+    k(
+        cluster,
+        "patch",
+        "rollout",
+        "chat",
+        "-n",
+        "demo",
+        "--type",
+        "merge",
+        "-p",
+        '{"spec":{"modelVersion":"chat-v9"}}',
+    )
+    seen_weights = set()
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        st = json.loads(k(cluster, "get", "rollout", "chat", "-n", "demo", "-o", "json"))["status"]
+        seen_weights.add((st["weights"]["challenger"], st.get("mirrorPercent", 0)))
+        if st.get("phase") == "RolledBack" and st.get("challenger") == "chat-v9":
+            break
+        time.sleep(0.5)
+    assert st["phase"] == "RolledBack", st
+    assert seen_weights == {(0, 0)}, "the challenger got traffic before its eval gate passed"
+    assert "eval gate failed" in st["message"] and "failing cases: add-" in st["message"]
+    suite = json.loads(k(cluster, "get", "evalsuite", "arithmetic", "-n", "demo", "-o", "json"))[
+        "status"
+    ]
+    assert suite["passed"] is False and suite["modelVersion"] == "chat-v9"

@@ -9,11 +9,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from champion.api.v1alpha1.modelversion import Stage
-from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
+from champion.api.v1alpha1.rollout import EvalGate, Phase, RolloutSpec, RolloutStatus
 from champion.domain.judge import Counts
 from champion.domain.placement import Admission
 from champion.domain.rollout.machine import decide
-from champion.domain.rollout.observations import Observations, VersionFacts
+from champion.domain.rollout.observations import EvalState, Observations, VersionFacts
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
@@ -399,3 +399,50 @@ def test_invariants_hold_for_any_sequence_of_signals(signals: list[str]) -> None
         promotions += d.stage_updates.get("v2") == Stage.CHAMPION
         s = d.status
     assert promotions <= 1
+
+
+GATED = SPEC.model_copy(
+    update={
+        "strategy": SPEC.strategy.model_copy(
+            update={"eval_gate": EvalGate(suites=["qa"], timeout_seconds=120)}
+        )
+    }
+)
+
+
+@pytest.mark.parametrize(
+    ("state", "dt", "phase", "starts"),
+    [
+        (None, 1, Phase.EVAL_GATE, ["qa"]),
+        (EvalState("running"), 1, Phase.EVAL_GATE, []),
+        (EvalState("passed", score=0.97), 1, Phase.SHADOW, []),
+        (EvalState("failed", "score 0.500 < minScore 0.9", ("q3", "q7")), 1, Phase.ROLLED_BACK, []),
+        (EvalState("running"), 121, Phase.ROLLED_BACK, []),
+    ],
+)
+def test_eval_gate(state: EvalState | None, dt: int, phase: Phase, starts: list[str]) -> None:
+    evals = {"qa": state} if state else {}
+    d = decide(
+        GATED,
+        status(Phase.EVAL_GATE),
+        Observations(facts("v1", "v2"), evals=evals),
+        T0 + timedelta(seconds=dt),
+        1,
+    )
+    assert d.status.phase == phase, d.status.message
+    assert d.start_evals == starts
+    assert d.status.weights.challenger == 0
+    if phase != Phase.SHADOW:
+        assert d.status.mirror_percent == 0  # no production traffic during the gate or after it fails
+    if phase == Phase.ROLLED_BACK and state and state.status == "failed":
+        assert "q3, q7" in d.status.message and "minScore" in d.status.message
+        assert d.stage_updates == {"v2": Stage.ROLLED_BACK}
+
+
+def test_pending_enters_the_eval_gate_with_the_challenger_deployed() -> None:
+    d = decide(GATED, status(Phase.PENDING), Observations(facts("v1")), T0, 1)
+    assert (
+        d.status.phase == Phase.EVAL_GATE
+        and d.children.get("v2") == 2
+        and d.status.weights.challenger == 0
+    )

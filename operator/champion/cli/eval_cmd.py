@@ -15,10 +15,28 @@ app = typer.Typer(help="Run evaluation suites against model endpoints.", no_args
 
 @app.command()
 def run(
-    suite: Annotated[Path, typer.Option(help="EvalSuite YAML (a whole object, or just its spec).")],
     endpoint: Annotated[
         str, typer.Option(help="Base URL of the challenger, e.g. http://127.0.0.1:8000.")
     ],
+    suite: Annotated[
+        Path | None, typer.Option(help="EvalSuite YAML (a whole object, or just its spec).")
+    ] = None,
+    suite_ref: Annotated[
+        str | None,
+        typer.Option(help="NAMESPACE/NAME of an EvalSuite in the cluster (instead of --suite)."),
+    ] = None,
+    output_configmap: Annotated[
+        str | None,
+        typer.Option(
+            help="NAMESPACE/NAME: also write the JSON result into this ConfigMap (in-cluster gate)."
+        ),
+    ] = None,
+    kubeconfig: Annotated[
+        str | None,
+        typer.Option(
+            envvar="KUBECONFIG", help="For --suite-ref/--output-configmap; default in-cluster."
+        ),
+    ] = None,
     baseline_endpoint: Annotated[
         str | None, typer.Option(help="The champion's URL, for a paired comparison.")
     ] = None,
@@ -48,7 +66,13 @@ def run(
     from champion.domain.evals.summary import compare, report
 
     try:
-        spec = load_suite(suite)
+        if (suite is None) == (suite_ref is None):
+            raise SuiteError("give exactly one of --suite FILE or --suite-ref NAMESPACE/NAME")
+        spec = (
+            load_suite(suite)
+            if suite is not None
+            else asyncio.run(_suite_from_cluster(suite_ref or "", kubeconfig))
+        )
         if protocol is not None:
             spec = spec.model_copy(update={"protocol": protocol})
             if protocol not in ("openai-chat", "openai-completions", "kserve-v1", "kserve-v2"):
@@ -91,11 +115,61 @@ def run(
     text = json.dumps(result, indent=2)
     if output is not None:
         output.write_text(text)
+    if output_configmap is not None:
+        asyncio.run(_write_configmap(output_configmap, kubeconfig, text))
     if fmt == "json":
         typer.echo(text)
     else:
         _table(result)
     raise typer.Exit(0 if result["passed"] else 1)
+
+
+def _split_ref(ref: str, flag: str) -> tuple[str, str]:
+    from champion.adapters.evals.runner import SuiteError
+
+    if ref.count("/") != 1:
+        raise SuiteError(f"{flag}: expected NAMESPACE/NAME, got {ref!r}")
+    ns, name = ref.split("/")
+    return ns, name
+
+
+async def _suite_from_cluster(ref: str, kubeconfig: str | None) -> Any:
+    from champion.adapters.evals.runner import SuiteError
+    from champion.adapters.kube import connect, resource_for
+    from champion.api.v1alpha1.evalsuite import EvalSuiteSpec
+
+    ns, name = _split_ref(ref, "--suite-ref")
+    api = await connect(kubeconfig)
+    try:
+        body = await api.get(resource_for("champion.dev/v1alpha1", "EvalSuite"), name, ns)
+    finally:
+        await api.close()
+    if body is None:
+        raise SuiteError(f'--suite-ref: EvalSuite "{name}" not found in namespace {ns}')
+    return EvalSuiteSpec.model_validate(body["spec"])
+
+
+async def _write_configmap(ref: str, kubeconfig: str | None, text: str) -> None:
+    from champion.adapters.kube import connect
+    from champion.builders.eval_job import RESULT_KEY
+
+    ns, name = _split_ref(ref, "--output-configmap")
+    api = await connect(kubeconfig)
+    try:
+        await api.ensure(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": name,
+                    "namespace": ns,
+                    "labels": {"app.kubernetes.io/managed-by": "champion"},
+                },
+                "data": {RESULT_KEY: text},
+            }
+        )
+    finally:
+        await api.close()
 
 
 def _table(result: dict[str, Any]) -> None:

@@ -17,7 +17,9 @@ PLURAL = "rollouts"
 
 
 async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
-    return await reconcile_rollout(runtime.kube(), runtime.prometheus, body, now)
+    return await reconcile_rollout(
+        runtime.kube(), runtime.prometheus, body, now, runtime.settings.eval_image
+    )
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:

@@ -7,11 +7,12 @@ from datetime import datetime
 from typing import Any
 
 from champion.adapters import metrics as operator_metrics
-from champion.adapters.kube import Conflict, KubeApi
+from champion.adapters.kube import Conflict, KubeApi, resource_for
 from champion.adapters.prometheus import PrometheusClient
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
+from champion.builders.eval_job import eval_job
 from champion.builders.httproute import Backend, TrafficState, httproute
 from champion.builders.naming import ROLLOUT_LABEL
 from champion.builders.workloads import Owner, service_name, workload
@@ -25,9 +26,11 @@ from champion.reconcile.rollout_observe import (
     VersionView,
     admission,
     analysis_due,
+    eval_states,
     load_versions,
     manual_actions,
     read_metrics,
+    service_url,
     version_facts,
 )
 from champion.reconcile.spec_validity import parse_spec
@@ -41,7 +44,11 @@ CHILD_KINDS = (
 
 
 async def reconcile_rollout(
-    api: KubeApi, prometheus: PrometheusClient | None, body: dict[str, Any], now: datetime
+    api: KubeApi,
+    prometheus: PrometheusClient | None,
+    body: dict[str, Any],
+    now: datetime,
+    settings_image: str = "champion:0.1.0",
 ) -> ReconcileResult:
     meta = body["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
@@ -78,7 +85,9 @@ async def reconcile_rollout(
         and facts[status.challenger or ""].ready
     ):
         metrics_data, metrics_error = await read_metrics(prometheus, spec, status, window)
+    evals = await eval_states(api, body, spec, status)
     obs = Observations(
+        evals=evals,
         versions=facts,
         actions=manual_actions(body),
         admission=await admission(api, body, spec, status, views, rfc3339(now)),
@@ -90,6 +99,7 @@ async def reconcile_rollout(
     await _act_children(api, body, decision, views)
     await _act_route(api, body, spec, decision, views)
     await _act_reservation(api, body, decision, views)
+    await _act_evals(api, body, spec, decision, views, evals, settings_image)
     for version, stage in decision.stage_updates.items():
         with contextlib.suppress(Exception):
             await api.patch(
@@ -204,6 +214,94 @@ async def _act_reservation(
                 break
             except Conflict:
                 continue
+
+
+async def _act_evals(
+    api: KubeApi,
+    rollout: dict[str, Any],
+    spec: RolloutSpec,
+    decision: Decision,
+    views: dict[str, VersionView],
+    evals: dict[str, Any],
+    image: str,
+) -> None:
+    meta = rollout["metadata"]
+    s = decision.status
+    svc = resource_for("v1", "Service")
+
+    async def url(version: str | None) -> str | None:
+        view = views.get(version or "")
+        ctx = view.context(rollout, 1) if view else None
+        if ctx is None:
+            return None
+        from champion.builders.workloads import service_name
+
+        return service_url(view, rollout, await api.get(svc, service_name(ctx), meta["namespace"]))
+
+    if decision.start_evals and s.challenger:
+        endpoint = await url(s.challenger)
+        if endpoint is not None:
+            gate = spec.strategy.eval_gate
+            owner = Owner(rollout["apiVersion"], rollout["kind"], meta["name"], meta["uid"])
+            for suite in decision.start_evals:
+                await api.ensure(
+                    eval_job(
+                        namespace=meta["namespace"], rollout=meta["name"], suite=suite, version=s.challenger,
+                        endpoint=endpoint, baseline_endpoint=await url(s.champion), image=image,
+                        timeout_seconds=gate.timeout_seconds if gate else 1800, owner=owner,
+                    )
+                )  # fmt: skip
+    # Results go where users look: the suite's status, the version's record, the metrics.
+    target = s.challenger or s.champion
+    for suite, state in evals.items():
+        if state.status not in ("passed", "failed") or target is None:
+            continue
+        es = resource_for("champion.dev/v1alpha1", "EvalSuite")
+        stamp = s.phase_started_at
+        with contextlib.suppress(Exception):
+            await api.patch(
+                es,
+                suite,
+                {
+                    "status": {
+                        "lastRunAt": stamp,
+                        "modelVersion": target,
+                        "score": state.score,
+                        "passed": state.status == "passed",
+                        "failingCases": list(state.failing_cases[:50]),
+                    }
+                },
+                meta["namespace"],
+                subresource="status",
+            )
+        mv = await api.get(MV, target, meta["namespace"])
+        if mv is not None:
+            results = [
+                r
+                for r in (mv.get("status") or {}).get("evalResults", [])
+                if r.get("suite") != suite
+            ]
+            results.append(
+                {
+                    "suite": suite,
+                    "score": state.score or 0.0,
+                    "passed": state.status == "passed",
+                    "time": stamp,
+                    "message": state.message[:500],
+                }
+            )
+            with contextlib.suppress(Exception):
+                await api.patch(
+                    MV,
+                    target,
+                    {"status": {"evalResults": results[-32:]}},
+                    meta["namespace"],
+                    subresource="status",
+                )
+        if state.score is not None:
+            operator_metrics.EVAL_SCORE.labels(meta["namespace"], suite, target, "all").set(
+                state.score
+            )
 
 
 def _export(namespace: str, name: str, decision: Decision, before: RolloutStatus) -> None:

@@ -197,3 +197,73 @@ async def read_metrics(
     except PrometheusUnavailable as exc:
         return None, str(exc)
     return data, None
+
+
+JOB = resource_for("batch/v1", "Job")
+CONFIGMAP = resource_for("v1", "ConfigMap")
+
+
+def service_url(
+    view: VersionView | None, rollout: dict[str, Any], service: dict[str, Any] | None
+) -> str | None:
+    """How an in-cluster client reaches a version: its Service's ClusterIP, else its DNS name."""
+    if view is None or view.spec is None:
+        return None
+    ctx = view.context(rollout, 1)
+    if ctx is None:
+        return None
+    from champion.builders.workloads import service_name
+
+    name = service_name(ctx)
+    port = ctx.spec.serving.port
+    ip = ((service or {}).get("spec") or {}).get("clusterIP")
+    if ip and ip != "None":
+        return f"http://{ip}:{port}"
+    return f"http://{name}.{ctx.namespace}.svc:{port}"
+
+
+async def eval_states(
+    api: KubeApi, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus
+) -> dict[str, Any]:
+    """Each eval gate suite's run for the current challenger, from its Job and result ConfigMap."""
+    import json as _json
+
+    from champion.builders.eval_job import RESULT_KEY, eval_job_name
+    from champion.domain.rollout.observations import EvalState
+
+    gate = spec.strategy.eval_gate
+    if gate is None or status.phase != Phase.EVAL_GATE or not status.challenger:
+        return {}
+    meta = rollout["metadata"]
+    out: dict[str, Any] = {}
+    for suite in gate.suites:
+        name = eval_job_name(meta["name"], suite, status.challenger)
+        cm = await api.get(CONFIGMAP, name, meta["namespace"])
+        if cm is not None and RESULT_KEY in (cm.get("data") or {}):
+            try:
+                result = _json.loads(cm["data"][RESULT_KEY])
+            except ValueError:
+                out[suite] = EvalState("failed", f"unreadable result in ConfigMap {name}")
+                continue
+            reasons_text = "; ".join(result.get("reasons", [])) or "passed"
+            out[suite] = EvalState(
+                "passed" if result.get("passed") else "failed",
+                reasons_text,
+                tuple(result.get("failing_cases", [])),
+                result.get("score"),
+            )
+            continue
+        job = await api.get(JOB, name, meta["namespace"])
+        if job is None:
+            out[suite] = EvalState("missing")
+        elif any(
+            c.get("type") == "Failed" and c.get("status") == "True"
+            for c in (job.get("status") or {}).get("conditions", [])
+        ):
+            out[suite] = EvalState(
+                "failed",
+                f"eval Job {name} failed without a result: kubectl logs -n {meta['namespace']} job/{name}",
+            )
+        else:
+            out[suite] = EvalState("running")
+    return out

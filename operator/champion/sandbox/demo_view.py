@@ -27,7 +27,7 @@ class Timeline:
     console: Console
     started: float = field(default_factory=time.monotonic)
     last_key: tuple[Any, ...] | None = None
-    seen_history: int = 0
+    seen: set[tuple[Any, ...]] = field(default_factory=set)
     rows: list[tuple[str, str, str]] = field(default_factory=list)
 
     def stamp(self) -> str:
@@ -65,17 +65,24 @@ class Timeline:
                 + (f"  — {escape(status.get('message') or '')}" if status.get("message") else "")
             )
         history = status.get("history") or []
-        for record in history[self.seen_history :]:
-            self._verdict(record)
-        self.seen_history = max(self.seen_history, len(history)) if history else 0
+        # History is bounded (oldest entries drop out): identify records, not positions.
+        for record in history:
+            rkey = (
+                record.get("time"),
+                record.get("decision"),
+                record.get("reason"),
+                record.get("message"),
+            )
+            if rkey not in self.seen:
+                self.seen.add(rkey)
+                self._verdict(record)
 
     def _verdict(self, record: dict[str, Any]) -> None:
         decision = record.get("decision", "")
-        if decision == "continue" and record.get("reason") in (
-            "AnalysisContinue",
-            "InsufficientEvidence",
+        if decision == "transition" or (
+            decision == "continue" and record.get("reason") == "AnalysisContinue"
         ):
-            # Routine ticks: show one in a while so the screen stays readable.
+            # Phase changes have their own line; routine "no regression yet" ticks would flood the screen.
             return
         style = "red" if decision == "rollback" else "green" if decision == "promote" else "white"
         self.say(

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from champion.sandbox.apiserver.server import ApiServer
 from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
+from champion.sandbox.jobs import JobRunner
 from champion.sandbox.load import LoadGenerator
 from champion.sandbox.prometheus import PrometheusServer
 
@@ -29,6 +30,7 @@ async def supervise(workdir: Path, rps: float, gpu_nodes: int, api_port: int) ->
     prometheus = await asyncio.to_thread(PrometheusServer(workdir / "prometheus").start)
     cluster = ClusterStandIn(api, prometheus)
     load = LoadGenerator(api, rps)
+    jobs = JobRunner(api, workdir)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -51,6 +53,7 @@ async def supervise(workdir: Path, rps: float, gpu_nodes: int, api_port: int) ->
         while not stop.is_set():
             try:
                 await cluster.reconcile()
+                jobs.reconcile()
             except Exception:  # a stand-in controller keeps going, like a real one
                 logging.getLogger("champion.sandbox").exception("cluster stand-in reconcile failed")
             with contextlib.suppress(TimeoutError):
@@ -58,6 +61,7 @@ async def supervise(workdir: Path, rps: float, gpu_nodes: int, api_port: int) ->
     finally:
         stop.set()
         await load_task
+        jobs.close()
         await cluster.close()
         await asyncio.to_thread(prometheus.stop)
         await api.stop()

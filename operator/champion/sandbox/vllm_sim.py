@@ -93,6 +93,7 @@ class Profile:
     latency_scale: float = 1.0
     error_rate: float = 0.0
     thumbs_down_rate: float = 0.05
+    eval_accuracy: float = 1.0
 
     @classmethod
     def parse(cls, text: str | None) -> Profile:
@@ -106,6 +107,7 @@ class Profile:
             latency_scale=float(data.get("latencyScale", 1.0)),
             error_rate=min(1.0, max(0.0, float(data.get("errorRate", 0.0)))),
             thumbs_down_rate=min(1.0, max(0.0, float(data.get("thumbsDownRate", 0.05)))),
+            eval_accuracy=min(1.0, max(0.0, float(data.get("evalAccuracy", 1.0)))),
         )
 
 
@@ -209,6 +211,7 @@ class SimulatedVLLM:
             return web.json_response(
                 {"error": {"message": "simulated server error", "type": "server_error"}}, status=500
             )
+        content = self.reply(await request.json())
         body: dict[str, Any] = {
             "id": f"cmpl-{self.rng.getrandbits(48):x}",
             "object": "chat.completion",
@@ -216,7 +219,7 @@ class SimulatedVLLM:
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": "ok"},
+                    "message": {"role": "assistant", "content": content},
                     "finish_reason": "stop",
                 }
             ],
@@ -227,6 +230,23 @@ class SimulatedVLLM:
             },
         }
         return web.json_response(body)
+
+    def reply(self, payload: dict[str, Any]) -> str:
+        """Arithmetic questions ("what is 3+4?") get an answer, right with the profile's evalAccuracy."""
+        import re
+
+        messages = payload.get("messages") or [{"content": payload.get("prompt", "")}]
+        question = str(messages[-1].get("content", ""))
+        m = re.search(r"(-?\d+)\s*\+\s*(-?\d+)", question)
+        if m is None:
+            return "ok"
+        value = int(m.group(1)) + int(m.group(2))
+        # Wrong answers are deterministic per question, so a suite sees a stable accuracy.
+        import hashlib
+
+        bucket = int(hashlib.sha256(question.encode()).hexdigest()[:6], 16) % 1000 / 1000.0
+        wrong = bucket >= self.profile.eval_accuracy
+        return f"The answer is {value + 1 if wrong else value}."
 
     async def _metrics(self, _: web.Request) -> web.Response:
         return web.Response(body=generate_latest(self.registry), content_type="text/plain")

@@ -256,6 +256,16 @@ class _Tick:
     def target_changed(self) -> bool:
         desired = self.spec.model_version
         if desired in (self.s.champion, self.s.challenger):
+            if desired == self.s.champion and self.s.challenger and self.s.phase not in IN_FLIGHT:
+                # Back to the version that serves: nothing to roll out, the endpoint is where Git wants it.
+                self.s.challenger = None
+                self.s.step = None
+                self.goto(
+                    Phase.SUCCEEDED,
+                    reasons.STABLE,
+                    f"spec.modelVersion is the champion {desired}: nothing to roll out",
+                )
+                return True
             if desired == self.s.champion and self.s.challenger and self.s.phase in IN_FLIGHT:
                 # The desired version went back to the champion: drop the challenger.
                 self.rollback(
@@ -314,6 +324,46 @@ class _Tick:
             )
             return
         self.after_gate()
+
+    def eval_gate(self) -> None:
+        gate = self.spec.strategy.eval_gate
+        suites = list(gate.suites) if gate else []
+        states = {name: self.obs.evals.get(name) for name in suites}
+        failed = {n: st for n, st in states.items() if st is not None and st.status == "failed"}
+        if failed:
+            parts = []
+            for name, st in failed.items():
+                cases = (
+                    f"; failing cases: {', '.join(st.failing_cases[:10])}"
+                    if st.failing_cases
+                    else ""
+                )
+                parts.append(f"{name}: {st.message}{cases}")
+            self.s.verdict = "rollback"
+            self.rollback(
+                reasons.EVAL_GATE_FAILED,
+                f"eval gate failed before any production traffic: {' | '.join(parts)}",
+            )
+            return
+        if suites and all(st is not None and st.status == "passed" for st in states.values()):
+            scores = ", ".join(
+                f"{n} {st.score:.3f}"
+                for n, st in states.items()
+                if st is not None and st.score is not None
+            )
+            self.events.append(("Normal", reasons.EVAL_GATE_PASSED, f"eval gate passed: {scores}"))
+            self.record("transition", reasons.EVAL_GATE_PASSED, f"eval gate passed: {scores}")
+            self.after_gate()
+            return
+        timeout = gate.timeout_seconds if gate else 0
+        if self.elapsed() >= timeout:
+            self.rollback(
+                reasons.EVAL_GATE_FAILED,
+                f"eval gate timed out after {timeout}s (spec.strategy.evalGate.timeoutSeconds)",
+            )
+            return
+        done = sum(1 for st in states.values() if st is not None and st.status == "passed")
+        self.s.message = f"evaluating {self.s.challenger}: {done}/{len(suites)} suites passed; no production traffic until all pass"
 
     def after_gate(self) -> None:
         shadow = self.spec.strategy.shadow
@@ -468,7 +518,7 @@ class _Tick:
             else:
                 self.s.message = adm.message
         elif phase == Phase.EVAL_GATE:
-            self.s.message = "waiting for the eval gate's results"
+            self.eval_gate()
         elif phase in (Phase.SHADOW, Phase.CANARY):
             if not self.challenger_ready():
                 self.s.message = f"{self.s.challenger} is not Ready: it gets no traffic until it is"
@@ -627,7 +677,15 @@ def decide(
         reserve = 0
     if reserve is not None:
         s.reserved_gpus = reserve
+    start_evals: list[str] = []
+    if s.phase == Phase.EVAL_GATE and spec.strategy.eval_gate:
+        start_evals = [
+            n
+            for n in spec.strategy.eval_gate.suites
+            if (st := obs.evals.get(n)) is None or st.status == "missing"
+        ]
     return Decision(
+        start_evals=start_evals,
         status=s,
         traffic=traffic,
         children=children,

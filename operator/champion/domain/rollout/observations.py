@@ -24,6 +24,16 @@ class VersionFacts:
 
 
 @dataclass(frozen=True)
+class EvalState:
+    """One eval gate suite's run for the challenger."""
+
+    status: str  # "missing" | "running" | "passed" | "failed"
+    message: str = ""
+    failing_cases: tuple[str, ...] = ()
+    score: float | None = None
+
+
+@dataclass(frozen=True)
 class Observations:
     versions: dict[str, VersionFacts] = field(default_factory=dict)
     actions: dict[str, str] = field(default_factory=dict)
@@ -34,6 +44,8 @@ class Observations:
     """This interval's metric deltas, when analysis was due."""
     metrics_error: str | None = None
     """Why metrics could not be read (Prometheus down, not configured)."""
+    evals: dict[str, EvalState] = field(default_factory=dict)
+    """Eval gate suites -> their run for the current challenger."""
 
     def facts(self, name: str | None) -> VersionFacts | None:
         return None if name is None else self.versions.get(name)
@@ -62,3 +74,5 @@ class Decision:
     """Outcome when the rollout ended this tick (Succeeded, RolledBack, Aborted)."""
     verdict_reason: str | None = None
     verdict_decision: str | None = None
+    start_evals: list[str] = field(default_factory=list)
+    """Eval gate suites whose Job should be created now."""

@@ -1,0 +1,82 @@
+"""Pure: an eval gate run -> a batch/v1 Job running `champion eval run` in the operator's image."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from champion.builders.naming import MANAGED_BY, ROLLOUT_LABEL, VERSION_LABEL, dns_label
+from champion.builders.workloads import Owner
+
+SUITE_LABEL = "champion.dev/eval-suite"
+RESULT_KEY = "result.json"
+
+
+def eval_job_name(rollout: str, suite: str, version: str) -> str:
+    return dns_label(rollout, "eval", suite, version)
+
+
+def eval_job(
+    *,
+    namespace: str,
+    rollout: str,
+    suite: str,
+    version: str,
+    endpoint: str,
+    baseline_endpoint: str | None,
+    image: str,
+    timeout_seconds: int,
+    owner: Owner,
+) -> dict[str, Any]:
+    name = eval_job_name(rollout, suite, version)
+    args = [
+        "eval", "run",
+        "--suite-ref", f"{namespace}/{suite}",
+        "--endpoint", endpoint,
+        "--output-configmap", f"{namespace}/{name}",
+        "--format", "json",
+    ]  # fmt: skip
+    if baseline_endpoint:
+        args += ["--baseline-endpoint", baseline_endpoint]
+    labels = {**MANAGED_BY, ROLLOUT_LABEL: rollout, VERSION_LABEL: version, SUITE_LABEL: suite}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "ownerReferences": [owner.reference()],
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": timeout_seconds,
+            "ttlSecondsAfterFinished": 3600,
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": 65532,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {
+                            "name": "eval",
+                            "image": image,
+                            "args": args,
+                            "resources": {
+                                "requests": {"cpu": "100m", "memory": "256Mi"},
+                                "limits": {"memory": "1Gi"},
+                            },
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "readOnlyRootFilesystem": True,
+                                "capabilities": {"drop": ["ALL"]},
+                            },
+                        }
+                    ],
+                },
+            },
+        },
+    }
