@@ -433,7 +433,9 @@ def test_eval_gate(state: EvalState | None, dt: int, phase: Phase, starts: list[
     assert d.start_evals == starts
     assert d.status.weights.challenger == 0
     if phase != Phase.SHADOW:
-        assert d.status.mirror_percent == 0  # no production traffic during the gate or after it fails
+        assert (
+            d.status.mirror_percent == 0
+        )  # no production traffic during the gate or after it fails
     if phase == Phase.ROLLED_BACK and state and state.status == "failed":
         assert "q3, q7" in d.status.message and "minScore" in d.status.message
         assert d.stage_updates == {"v2": Stage.ROLLED_BACK}
