@@ -1,0 +1,1 @@
+"""Operator scale benchmark: `python -m benchmarks.rollouts [--rollouts N]`."""
