@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,20 +23,25 @@ def kubectl() -> str:
     return str(local) if local.exists() else "kubectl"
 
 
+def k(env: dict[str, str], *args: str) -> str:
+    """Runs the real kubectl; fails the test with kubectl's own message."""
+    result = subprocess.run([kubectl(), *args], env=env, capture_output=True, text=True, timeout=60)
+    if result.returncode != 0:
+        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
+    return result.stdout
+
+
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     external = os.environ.get("E2E_KUBECONFIG")
     if external:
         yield {**os.environ, "KUBECONFIG": external}
         return
-    from champion.sandbox.lifecycle import down, up
+    from champion.sandbox.lifecycle import down, operator_command, read_env, up
 
     workdir = tmp_path_factory.mktemp("sandbox")
     up(workdir, rps=20, gpu_nodes=2)
-    env = dict(os.environ)
-    for line in (workdir / "env").read_text().splitlines():
-        key, value = line.removeprefix("export ").split("=", 1)
-        env[key] = value
+    env = read_env(workdir)
     operator = None
     try:
         subprocess.run(
@@ -45,9 +49,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         )
         log = open(workdir / "operator.log", "wb")  # noqa: SIM115 - closed with the process
         operator = subprocess.Popen(
-            [sys.executable, "-m", "champion.cli", "run", "--metrics-port", "0", "--rollout-tick", "1", "--gpupool-tick", "2"],
-            env=env, stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            operator_command(rollout_tick=1, gpupool_tick=2),
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         yield env
     finally:
         if operator is not None:

@@ -6,21 +6,14 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
-from e2e.conftest import ROOT, kubectl
+from e2e.conftest import ROOT, k
 
 pytestmark = pytest.mark.slow
-
-
-def k(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([kubectl(), *args], env=env, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    return result.stdout
 
 
 def status(env: dict[str, str]) -> dict:
@@ -34,30 +27,15 @@ def test_rollout_survives_repeated_operator_kills(tmp_path: Path) -> None:
         pytest.skip(
             "kills a local operator process; against a real cluster, delete the operator pod instead"
         )
-    from champion.sandbox.lifecycle import down, up
+    from champion.sandbox.lifecycle import down, operator_command, read_env, up
 
     up(tmp_path, rps=20, gpu_nodes=2)
-    env = dict(os.environ)
-    for line in (tmp_path / "env").read_text().splitlines():
-        key, value = line.removeprefix("export ").split("=", 1)
-        env[key] = value
+    env = read_env(tmp_path)
     log = open(tmp_path / "operator.log", "ab")  # noqa: SIM115 - closed below
 
     def start() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "champion.cli",
-                "run",
-                "--metrics-port",
-                "0",
-                "--rollout-tick",
-                "1",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            operator_command(rollout_tick=1), env=env, stdout=log, stderr=subprocess.STDOUT
         )
 
     operator = start()

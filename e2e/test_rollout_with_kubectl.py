@@ -8,16 +8,9 @@ import time
 
 import pytest
 
-from e2e.conftest import ROOT, kubectl
+from e2e.conftest import ROOT, k, kubectl
 
 pytestmark = pytest.mark.slow
-
-
-def k(env: dict[str, str], *args: str, check: bool = True) -> str:
-    result = subprocess.run([kubectl(), *args], env=env, capture_output=True, text=True, timeout=60)
-    if check and result.returncode != 0:
-        raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
-    return result.stdout
 
 
 def wait_rollout(

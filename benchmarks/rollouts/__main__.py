@@ -16,7 +16,6 @@ import os
 import resource
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 from champion.sandbox.apiserver.server import ApiServer
 from champion.sandbox.apiserver.store import Watcher
 from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
+from champion.sandbox.lifecycle import operator_command
 
 NS = "bench"
 STEP_SECONDS = 3
@@ -123,18 +123,7 @@ async def run(n: int) -> dict[str, float]:
     env = {**os.environ, "KUBECONFIG": str(kubeconfig), "CHAMPION_LOG_LEVEL": "WARNING"}
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     operator = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "champion.cli",
-            "run",
-            "--metrics-port",
-            "0",
-            "--rollout-tick",
-            "1",
-            "--gpupool-tick",
-            "30",
-        ],
+        operator_command(rollout_tick=1, gpupool_tick=30),
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

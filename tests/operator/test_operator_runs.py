@@ -162,3 +162,31 @@ async def test_evalsuite_with_a_missing_configmap_is_flagged(operator: Any) -> N
     cond = await eventually(valid_condition, what="the EvalSuite's Valid condition")
     assert cond["status"] == "False" and cond["reason"] == "CasesConfigMapNotFound"
     assert 'spec.cases.configMap.name: ConfigMap "cases" not found' in cond["message"]
+
+
+async def test_missing_system_prompt_key_names_the_field_and_the_keys(operator: Any) -> None:
+    api = operator
+    await api.create(
+        {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "prompts", "namespace": "demo"},
+            "data": {"support": "You are helpful."},
+        }
+    )
+    body = example("21-modelversion-v1.yaml")
+    body["metadata"]["name"] = "prompted"
+    body["spec"]["policy"] = {"systemPrompt": {"name": "prompts", "key": "sales"}}
+    await api.create(body)
+
+    async def valid_condition() -> dict[str, Any] | None:
+        obj = await api.get(MV, "prompted", "demo")
+        conds = (obj or {}).get("status", {}).get("conditions", [])
+        return next((c for c in conds if c["type"] == "Valid"), None)
+
+    cond = await eventually(valid_condition, what="the Valid condition")
+    assert cond["status"] == "False" and cond["reason"] == "SystemPromptKeyNotFound"
+    assert (
+        'spec.policy.systemPrompt.key: ConfigMap "prompts" has no key "sales" (keys: support)'
+        in cond["message"]
+    )

@@ -10,10 +10,10 @@ from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus
 from champion.domain.conditions import set_condition
+from champion.reconcile.references import configmap_key
 from champion.reconcile.spec_validity import parse_spec
 from champion.reconcile.status import Event, ReconcileResult, write_status
 
-CONFIGMAP = resource_for("v1", "ConfigMap")
 SECRET = resource_for("v1", "Secret")
 
 
@@ -28,21 +28,16 @@ async def reconcile_evalsuite(api: KubeApi, body: dict[str, Any], now: datetime)
     else:
         ref = spec.cases.config_map
         if ref is not None:
-            cm = await api.get(CONFIGMAP, ref.name, namespace)
-            if cm is None:
-                problems.append(
-                    (
-                        reasons.CASES_NOT_FOUND,
-                        f'spec.cases.configMap.name: ConfigMap "{ref.name}" not found in namespace {namespace}',
-                    )
-                )
-            elif ref.key not in (cm.get("data") or {}):
-                problems.append(
-                    (
-                        reasons.CASES_NOT_FOUND,
-                        f'spec.cases.configMap.key: ConfigMap "{ref.name}" has no key "{ref.key}"',
-                    )
-                )
+            _, problem = await configmap_key(
+                api,
+                namespace,
+                ref,
+                "spec.cases.configMap",
+                reasons.CASES_NOT_FOUND,
+                reasons.CASES_NOT_FOUND,
+            )
+            if problem is not None:
+                problems.append(problem)
         for i, scorer in enumerate(spec.scorers):
             secret = scorer.api_key_secret
             # Only existence is checked; the key's value is never read here nor logged.

@@ -11,12 +11,12 @@ from champion.api.v1alpha1.common import Condition, ConditionType
 from champion.api.v1alpha1.modelversion import ModelVersionSpec, ModelVersionStatus, Stage
 from champion.domain.conditions import set_condition
 from champion.domain.fingerprint import fingerprint
+from champion.reconcile.references import configmap_key
 from champion.reconcile.spec_validity import parse_spec
 from champion.reconcile.status import Event, ReconcileResult, write_status
 
 MV = resource_for("champion.dev/v1alpha1", "ModelVersion")
 POOL = resource_for("champion.dev/v1alpha1", "GPUPool")
-CONFIGMAP = resource_for("v1", "ConfigMap")
 
 
 async def check_references(
@@ -34,23 +34,16 @@ async def check_references(
         )
     ref = spec.policy.system_prompt
     if ref is not None:
-        cm = await api.get(CONFIGMAP, ref.name, namespace)
-        if cm is None:
-            problems.append(
-                (
-                    reasons.CONFIGMAP_NOT_FOUND,
-                    f'spec.policy.systemPrompt.name: ConfigMap "{ref.name}" not found in namespace {namespace}',
-                )
-            )
-        elif ref.key not in (cm.get("data") or {}):
-            problems.append(
-                (
-                    reasons.CONFIGMAP_KEY_NOT_FOUND,
-                    f'spec.policy.systemPrompt.key: ConfigMap "{ref.name}" has no key "{ref.key}" (keys: {", ".join(sorted(cm.get("data") or {})) or "none"})',
-                )
-            )
-        else:
-            prompt = cm["data"][ref.key]
+        prompt, problem = await configmap_key(
+            api,
+            namespace,
+            ref,
+            "spec.policy.systemPrompt",
+            reasons.CONFIGMAP_NOT_FOUND,
+            reasons.CONFIGMAP_KEY_NOT_FOUND,
+        )
+        if problem is not None:
+            problems.append(problem)
     base = spec.lineage.base_model
     if (
         base is not None

@@ -7,7 +7,6 @@ slower v3 is rolled back with the evidence shown. Everything it starts, it stops
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 import signal
 import subprocess
@@ -21,6 +20,7 @@ from rich.console import Console
 
 from champion.adapters.kube import KubeApi, connect, resource_for
 from champion.sandbox.demo_view import Timeline
+from champion.sandbox.lifecycle import operator_command, read_env
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLLOUT = resource_for("champion.dev/v1alpha1", "Rollout")
@@ -41,16 +41,6 @@ def _champion() -> list[str]:
     return [sys.executable, "-m", "champion.cli"]
 
 
-def _read_env(path: Path) -> dict[str, str]:
-    env: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip().removeprefix("export ").strip()
-        if "=" in line and not line.startswith("#"):
-            key, value = line.split("=", 1)
-            env[key] = value.strip().strip("'\"")
-    return env
-
-
 class Demo:
     def __init__(self, console: Console, workdir: Path, rps: int, keep: bool) -> None:
         self.console = console
@@ -69,7 +59,7 @@ class Demo:
             [*_champion(), "sandbox", "up", "--dir", str(self.dir), "--rps", str(self.rps)],
             check=True,
         )
-        self.env = {**os.environ, **_read_env(self.dir / "env")}
+        self.env = read_env(self.dir)
 
     def kubectl(self, *args: str) -> None:
         subprocess.run(
@@ -79,16 +69,7 @@ class Demo:
     def start_operator(self) -> None:
         log = open(self.dir / "operator.log", "wb")  # noqa: SIM115 - closed by the process's end
         self.operator = subprocess.Popen(
-            [
-                *_champion(),
-                "run",
-                "--metrics-port",
-                "0",
-                "--rollout-tick",
-                "1",
-                "--gpupool-tick",
-                "3",
-            ],
+            operator_command(rollout_tick=1, gpupool_tick=3),
             env={**self.env, "CHAMPION_LOG_FORMAT": "json"},
             stdout=log,
             stderr=subprocess.STDOUT,

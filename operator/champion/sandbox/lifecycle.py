@@ -95,3 +95,30 @@ def down(workdir: Path, timeout: float = 20.0) -> bool:
     for name in ("supervisor.pid", "pids.json", "ready"):
         (workdir / name).unlink(missing_ok=True)
     return was_running
+
+
+def read_env(workdir: Path) -> dict[str, str]:
+    """The process environment plus what DIR/env exports (KUBECONFIG, CHAMPION_PROMETHEUS_URL)."""
+    env = dict(os.environ)
+    for line in (workdir / "env").read_text().splitlines():
+        line = line.strip().removeprefix("export ").strip()
+        if "=" in line and not line.startswith("#"):
+            key, value = line.split("=", 1)
+            env[key] = value.strip().strip("'\"")
+    return env
+
+
+def operator_command(rollout_tick: float = 1, gpupool_tick: float = 3) -> list[str]:
+    """`champion run` as the sandbox's users (demo, e2e, benchmarks) start it: no metrics port, fast ticks."""
+    return [
+        sys.executable,
+        "-m",
+        "champion.cli",
+        "run",
+        "--metrics-port",
+        "0",
+        "--rollout-tick",
+        str(rollout_tick),
+        "--gpupool-tick",
+        str(gpupool_tick),
+    ]
