@@ -1,0 +1,124 @@
+"""The Prometheus adapter against a real Prometheus fed with backfilled history (promtool)."""
+
+from __future__ import annotations
+
+import math
+import subprocess
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from champion.adapters.prometheus import PrometheusClient, PrometheusUnavailable
+from champion.api.v1alpha1.rollout import AnalysisMetric
+from champion.domain.judge import Counts, Histogram
+from champion.domain.metrics_catalog import expand
+from champion.sandbox.prometheus import PrometheusServer
+
+pytestmark = pytest.mark.slow
+
+T0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=3)
+EDGES = ["0.5", "1.0", "+Inf"]
+
+
+def series(version: str, minute: int, requests: int, errors: int, buckets: list[int]) -> list[str]:
+    ts = int((T0 + timedelta(minutes=minute)).timestamp())
+    out = [
+        f'http_requests_total{{model_version="{version}",status="2xx"}} {requests - errors} {ts}',
+        f'http_requests_total{{model_version="{version}",status="5xx"}} {errors} {ts}',
+    ]
+    for le, count in zip(EDGES, buckets, strict=True):
+        out.append(
+            f'vllm:e2e_request_latency_seconds_bucket{{model_version="{version}",le="{le}"}} {count} {ts}'
+        )
+    return out
+
+
+@pytest.fixture(scope="module")
+def prometheus(tmp_path_factory: pytest.TempPathFactory, promtool_bin: str) -> PrometheusServer:
+    workdir = tmp_path_factory.mktemp("prom")
+    lines = [
+        "# TYPE http_requests_total counter",
+        "# TYPE vllm:e2e_request_latency_seconds_bucket counter",
+    ]
+    # Champion: steady. Challenger: restarts at minute 2 (its counters fall back to small values).
+    for minute, (b_req, b_err, b_hist, c_req, c_err, c_hist) in enumerate(
+        [
+            (100, 1, [60, 90, 100], 50, 1, [20, 40, 50]),
+            (200, 2, [120, 180, 200], 100, 4, [40, 80, 100]),
+            (300, 3, [180, 270, 300], 30, 3, [10, 20, 30]),
+        ]
+    ):
+        lines += series("v1", minute, b_req, b_err, b_hist) + series(
+            "v2", minute, c_req, c_err, c_hist
+        )
+    source = workdir / "history.om"
+    source.write_text(
+        "\n".join(sorted(set(lines), key=lambda s: (s.split("{")[0], s.split(" ")[-1])))
+        + "\n# EOF\n"
+    )
+    server = PrometheusServer(workdir)
+    server.dir.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            promtool_bin,
+            "tsdb",
+            "create-blocks-from",
+            "openmetrics",
+            str(source),
+            str(workdir / "data"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    server.start()
+    yield server
+    server.stop()
+
+
+async def test_counter_deltas_exact_and_reset_aware(prometheus: PrometheusServer) -> None:
+    client = PrometheusClient(prometheus.url)
+    errors = [m for m in expand([AnalysisMetric(name="errors", preset="vllm-errors")])]
+    first = await client.read_interval(
+        errors, "model_version", "v1", "v2", T0, T0 + timedelta(minutes=1)
+    )
+    assert first["errors"] == Counts(
+        challenger_events=3, challenger_total=50, champion_events=1, champion_total=100
+    )
+    # Minute 1 -> 2: the challenger restarted; the new values are the deltas.
+    second = await client.read_interval(
+        errors, "model_version", "v1", "v2", T0 + timedelta(minutes=1), T0 + timedelta(minutes=2)
+    )
+    assert second["errors"] == Counts(
+        challenger_events=3, challenger_total=30, champion_events=1, champion_total=100
+    )
+
+
+async def test_histogram_bucket_deltas(prometheus: PrometheusServer) -> None:
+    client = PrometheusClient(prometheus.url)
+    latency = [
+        m
+        for m in expand([AnalysisMetric(name="latency", preset="vllm-latency")])
+        if m.name == "latency_e2e"
+    ]
+    obs = await client.read_interval(
+        latency, "model_version", "v1", "v2", T0, T0 + timedelta(minutes=1)
+    )
+    h = obs["latency_e2e"]
+    assert isinstance(h, Histogram)
+    assert h.edges == [0.5, 1.0, math.inf]
+    assert h.champion_counts == [60, 30, 10]  # cumulative 120/180/200 minus 60/90/100, per bucket
+    assert h.challenger_counts == [20, 20, 10]
+
+
+async def test_missing_series_is_no_data_and_down_is_unavailable(
+    prometheus: PrometheusServer,
+) -> None:
+    client = PrometheusClient(prometheus.url)
+    errors = expand([AnalysisMetric(name="errors", preset="vllm-errors")])
+    obs = await client.read_interval(
+        errors, "model_version", "v1", "v9", T0, T0 + timedelta(minutes=1)
+    )
+    assert obs["errors"] is None
+    down = PrometheusClient("http://127.0.0.1:9")
+    with pytest.raises(PrometheusUnavailable, match="did not answer"):
+        await down.read_interval(errors, "model_version", "v1", "v2", T0, T0 + timedelta(minutes=1))
