@@ -58,7 +58,7 @@ class VersionContext:
         return {
             ROLLOUT_LABEL: self.rollout,
             VERSION_LABEL: self.version,
-            FINGERPRINT_LABEL: self.fingerprint[:12],
+            FINGERPRINT_LABEL: self.fingerprint.removeprefix("sha256:")[:12],
         }
 
     def pod_annotations(self) -> dict[str, str]:

@@ -13,8 +13,9 @@ from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
 from champion.builders.eval_job import eval_job
-from champion.builders.httproute import Backend, TrafficState, httproute
+from champion.builders.httproute import Backend, TrafficState
 from champion.builders.naming import ROLLOUT_LABEL
+from champion.builders.traffic import provider_for
 from champion.builders.workloads import Owner, service_name, workload
 from champion.domain.conditions import rfc3339, set_condition
 from champion.domain.rollout.machine import decide
@@ -163,7 +164,10 @@ async def _act_route(
     )
     if state.champion is None and state.challenger is None:
         return
-    await api.ensure(httproute(meta["name"], meta["namespace"], owner, spec.endpoint, state))
+    for manifest in provider_for(spec.endpoint).render(
+        meta["name"], meta["namespace"], owner, spec.endpoint, state
+    ):
+        await api.ensure(manifest)
 
 
 async def _act_reservation(
