@@ -31,7 +31,7 @@ async def operator(apiserver: ApiServer, caplog: pytest.LogCaptureFixture):  # t
         apiserver.seed(example(doc))
     settings = OperatorSettings(
         kubeconfig=str(apiserver.kubeconfig), metrics_port=None, namespaces=("demo",),
-        rollout_tick_seconds=60, gpupool_tick_seconds=60, modelversion_tick_seconds=60,
+        rollout_tick_seconds=60, gpupool_tick_seconds=60, modelversion_tick_seconds=2,
     )  # fmt: skip
     stop = asyncio.Event()
     ready = asyncio.Event()
@@ -189,4 +189,40 @@ async def test_missing_system_prompt_key_names_the_field_and_the_keys(operator: 
     assert (
         'spec.policy.systemPrompt.key: ConfigMap "prompts" has no key "sales" (keys: support)'
         in cond["message"]
+    )
+
+
+async def test_changing_a_pool_flags_the_versions_placed_on_it(operator: Any) -> None:
+    api = operator
+    await api.create(example("21-modelversion-v1.yaml"))
+
+    async def placement() -> dict[str, Any] | None:
+        obj = await api.get(MV, "chat-v1", "demo")
+        return next(
+            (
+                c
+                for c in (obj or {}).get("status", {}).get("conditions", [])
+                if c["type"] == "Placement"
+            ),
+            None,
+        )
+
+    assert (await eventually(placement, what="a Placement condition"))["status"] == "True"
+    pool = resource_for("champion.dev/v1alpha1", "GPUPool")
+    await api.patch(
+        pool,
+        "h100",
+        {"spec": {"nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB"}}},
+    )
+    # Versions are re-checked on their timer (2 s in this test, 30 s by default).
+
+    async def flagged() -> dict[str, Any] | None:
+        cond = await placement()
+        return cond if cond and cond["status"] == "False" else None
+
+    cond = await eventually(flagged, timeout=40, what="the Placement condition to turn False")
+    assert (
+        cond["reason"] == "GPUPoolChanged"
+        and "NVIDIA-A100-SXM4-80GB" in cond["message"]
+        and "not evicted" in cond["message"]
     )

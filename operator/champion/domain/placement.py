@@ -226,3 +226,35 @@ def admit(pool: PoolState, req: Request, since: str) -> Admission:
         False,
         f'GPUPool "{pool.name}" has {free_total} free {pool.resource}, the challenger needs {need} ({req.replicas} replicas x {req.gpus_per_replica}): {why}',
     )
+
+
+def placement_drift(
+    recorded_selector: dict[str, str],
+    recorded_resource: str | None,
+    recorded_tolerations: list[str],
+    spec: GPUPoolSpec,
+) -> list[str]:
+    """What changed in a pool since a version was placed on it (empty: nothing that matters)."""
+    changes = []
+    if recorded_selector != spec.node_selector:
+        changes.append(f"nodeSelector {recorded_selector} -> {spec.node_selector}")
+    if recorded_resource is not None and recorded_resource != spec.gpu_resource:
+        changes.append(f"gpuResource {recorded_resource} -> {spec.gpu_resource}")
+    now = toleration_strings(spec)
+    if recorded_tolerations != now:
+        changes.append(f"tolerations {recorded_tolerations} -> {now}")
+    return changes
+
+
+def toleration_strings(spec: GPUPoolSpec) -> list[str]:
+    return sorted(f"{t.key or '*'}={t.value or ''}:{t.effect or '*'}" for t in spec.tolerations)
+
+
+def utilization_summary(
+    per_gpu_percent: list[float], stranded_below: float
+) -> tuple[float | None, int]:
+    """Mean utilisation and how many GPUs sit under the threshold (allocated but idle: stranded)."""
+    if not per_gpu_percent:
+        return None, 0
+    mean = sum(per_gpu_percent) / len(per_gpu_percent)
+    return round(mean, 2), sum(1 for v in per_gpu_percent if v < stranded_below)

@@ -130,6 +130,9 @@ async def reconcile_modelversion(
                 now,
                 generation,
             )
+        status.conditions = conditions
+        await _placement(api, spec, status, now, generation)
+        conditions = status.conditions
     status.stage = status.stage or Stage.REGISTERED
     status.conditions = conditions
     status.observed_generation = generation
@@ -139,3 +142,57 @@ async def reconcile_modelversion(
     if written and valid is not None and valid.status == "False":
         events.append(Event("Warning", valid.reason, valid.message))
     return ReconcileResult(status_written=written, events=events)
+
+
+async def _placement(
+    api: KubeApi,
+    spec: ModelVersionSpec,
+    status: ModelVersionStatus,
+    now: datetime,
+    generation: int | None,
+) -> None:
+    """Records the pool's shape at placement; later changes to it raise a condition, never a silent eviction."""
+    from champion.api.v1alpha1.gpupool import GPUPoolSpec
+    from champion.api.v1alpha1.modelversion import Placement
+    from champion.domain.placement import placement_drift, toleration_strings
+
+    name = spec.serving.gpu_pool
+    if not name:
+        return
+    pool = await api.get(POOL, name)
+    if pool is None:
+        return
+    try:
+        pool_spec = GPUPoolSpec.model_validate(pool.get("spec") or {})
+    except ValueError:
+        return
+    if status.placement is None or status.placement.pool != name:
+        status.placement = Placement(pool=name, gpus=spec.serving.gpus_per_replica * spec.serving.replicas, gpu_resource=pool_spec.gpu_resource,
+                                     node_selector=dict(pool_spec.node_selector), tolerations=toleration_strings(pool_spec))  # fmt: skip
+    changes = placement_drift(
+        status.placement.node_selector,
+        status.placement.gpu_resource,
+        status.placement.tolerations,
+        pool_spec,
+    )
+    if changes:
+        message = f'GPUPool "{name}" changed since this version was placed ({"; ".join(changes)}): running replicas are not evicted, new ones may not schedule where they did; roll out again to re-place'
+        status.conditions = set_condition(
+            status.conditions,
+            ConditionType.PLACEMENT,
+            False,
+            reasons.POOL_CHANGED,
+            message,
+            now,
+            generation,
+        )
+    else:
+        status.conditions = set_condition(
+            status.conditions,
+            ConditionType.PLACEMENT,
+            True,
+            reasons.PLACED,
+            f'placed on GPUPool "{name}" ({pool_spec.gpu_resource})',
+            now,
+            generation,
+        )

@@ -247,6 +247,13 @@ class Placement(ApiModel):
     rollout: str | None = None
     gpus: int = 0
     gpu_resource: str | None = None
+    node_selector: dict[str, str] = Field(
+        default_factory=dict, description="The pool's selector when the version was placed."
+    )
+    tolerations: list[str] = Field(
+        default_factory=list,
+        description="The pool's tolerations when the version was placed (key=value:effect).",
+    )
 
 
 class ModelVersionStatus(ApiModel):
