@@ -51,6 +51,11 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, promtool_bin: str) -> P
         lines += series("v1", minute, b_req, b_err, b_hist) + series(
             "v2", minute, c_req, c_err, c_hist
         )
+    # Per-GPU utilisation, as DCGM exports it: two busy GPUs, two nearly idle.
+    for minute in range(3):
+        ts = int((T0 + timedelta(minutes=minute)).timestamp())
+        for gpu, util in enumerate((80, 5, 90, 2)):
+            lines.append(f'DCGM_FI_DEV_GPU_UTIL{{Hostname="gpu-node-1",gpu="{gpu}"}} {util} {ts}')
     source = workdir / "history.om"
     source.write_text(
         "\n".join(sorted(set(lines), key=lambda s: (s.split("{")[0], s.split(" ")[-1])))
@@ -122,3 +127,27 @@ async def test_missing_series_is_no_data_and_down_is_unavailable(
     down = PrometheusClient("http://127.0.0.1:9")
     with pytest.raises(PrometheusUnavailable, match="did not answer"):
         await down.read_interval(errors, "model_version", "v1", "v2", T0, T0 + timedelta(minutes=1))
+
+
+async def test_gpupool_shows_mean_utilisation_and_stranded_gpus(
+    prometheus: PrometheusServer, apiserver
+) -> None:  # type: ignore[no-untyped-def]
+    from champion.adapters.kube import connect, resource_for
+    from champion.reconcile.gpupool import reconcile_gpupool
+
+    apiserver.seed({"apiVersion": "champion.dev/v1alpha1", "kind": "GPUPool", "metadata": {"name": "h100"},
+                    "spec": {"utilization": {"query": "DCGM_FI_DEV_GPU_UTIL", "strandedBelowPercent": 10}}})  # fmt: skip
+    api = await connect(str(apiserver.kubeconfig))
+    try:
+        pool = resource_for("champion.dev/v1alpha1", "GPUPool")
+        await reconcile_gpupool(
+            api,
+            await api.get(pool, "h100"),
+            T0 + timedelta(minutes=2),
+            PrometheusClient(prometheus.url),
+        )
+        status = (await api.get(pool, "h100"))["status"]
+    finally:
+        await api.close()
+    assert status.get("utilizationPercent") == 44.25, status["conditions"]  # (80 + 5 + 90 + 2) / 4
+    assert status["strandedGPUs"] == 2  # 5% and 2% are under the 10% threshold

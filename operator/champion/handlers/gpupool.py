@@ -17,7 +17,7 @@ PLURAL = "gpupools"
 
 
 async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
-    return await reconcile_gpupool(runtime.kube(), body, now)
+    return await reconcile_gpupool(runtime.kube(), body, now, runtime.prometheus)
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:

@@ -35,7 +35,9 @@ async def observe_pool(
     )
 
 
-async def reconcile_gpupool(api: KubeApi, body: dict[str, Any], now: datetime) -> ReconcileResult:
+async def reconcile_gpupool(
+    api: KubeApi, body: dict[str, Any], now: datetime, prometheus: Any = None
+) -> ReconcileResult:
     generation = body["metadata"].get("generation")
     spec, status, state, error = await observe_pool(api, body)
     if spec is None or state is None:
@@ -71,6 +73,15 @@ async def reconcile_gpupool(api: KubeApi, body: dict[str, Any], now: datetime) -
             )
             for ns in namespaces
         ]
+        utilization_note = ""
+        if spec.utilization is not None:
+            utilization_note = await _utilization(
+                prometheus,
+                spec.utilization.query,
+                spec.utilization.stranded_below_percent,
+                status,
+                now,
+            )
         if state.nodes:
             unschedulable = [f"{n.name} ({n.reason})" for n in state.nodes if not n.schedulable]
             extra = f"; not schedulable: {', '.join(unschedulable)}" if unschedulable else ""
@@ -79,7 +90,7 @@ async def reconcile_gpupool(api: KubeApi, body: dict[str, Any], now: datetime) -
                 ConditionType.READY,
                 True,
                 reasons.POOL_READY,
-                f"{status.nodes} nodes, {status.free} of {status.capacity} {spec.gpu_resource} free{extra}",
+                f"{status.nodes} nodes, {status.free} of {status.capacity} {spec.gpu_resource} free{extra}{utilization_note}",
                 now,
                 generation,
             )
@@ -96,3 +107,21 @@ async def reconcile_gpupool(api: KubeApi, body: dict[str, Any], now: datetime) -
     status.observed_generation = generation
     written = await write_status(api, body, status.to_wire(), precondition=True)
     return ReconcileResult(status_written=written)
+
+
+async def _utilization(
+    prometheus: Any, query: str, threshold: float, status: GPUPoolStatus, now: datetime
+) -> str:
+    """Mean utilisation and stranded GPUs from a per-GPU query (e.g. DCGM_FI_DEV_GPU_UTIL)."""
+    from champion.adapters.prometheus import PrometheusUnavailable
+    from champion.domain.placement import utilization_summary
+
+    if prometheus is None:
+        return "; utilisation unavailable: no Prometheus configured (--prometheus-url)"
+    try:
+        result = await prometheus.query(query, now)
+    except PrometheusUnavailable as exc:
+        return f"; utilisation unavailable: {exc}"
+    values = [float(r["value"][1]) for r in result]
+    status.utilization_percent, status.stranded_gpus = utilization_summary(values, threshold)
+    return ""
