@@ -21,7 +21,8 @@ GOLDEN = Path(__file__).parent / "golden"
 OWNER = Owner("champion.dev/v1alpha1", "Rollout", "chat", "00000000-0000-0000-0000-000000000001")
 POOL = GPUPoolSpec.model_validate(
     {"nodeSelector": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}, "gpuResource": "nvidia.com/mig-3g.40gb",
-     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]}
+     "tolerations": [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}],
+     "affinity": {"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [{"weight": 100, "podAffinityTerm": {"topologyKey": "kubernetes.io/hostname", "labelSelector": {"matchLabels": {"app": "x"}}}}]}}}
 )  # fmt: skip
 
 
@@ -51,6 +52,12 @@ def test_vllm_deployment_and_service_golden_and_valid() -> None:
     pod = dep["spec"]["template"]["spec"]
     assert pod["nodeSelector"] == {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
     assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+    assert (
+        pod["affinity"]["podAntiAffinity"]["preferredDuringSchedulingIgnoredDuringExecution"][0][
+            "weight"
+        ]
+        == 100
+    )
     res = pod["containers"][0]["resources"]
     assert (
         res["requests"]["nvidia.com/mig-3g.40gb"] == res["limits"]["nvidia.com/mig-3g.40gb"] == "1"

@@ -97,6 +97,8 @@ def _placement(ctx: VersionContext) -> dict[str, Any]:
         out["nodeSelector"] = dict(ctx.pool.node_selector)
     if ctx.pool.tolerations:
         out["tolerations"] = [t.to_wire() for t in ctx.pool.tolerations]
+    if ctx.pool.affinity:
+        out["affinity"] = ctx.pool.affinity
     return out
 
 

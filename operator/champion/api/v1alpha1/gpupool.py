@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field
 
@@ -56,6 +56,10 @@ class GPUPoolSpec(ApiModel):
         default_factory=dict, description="Labels a node must have to be in the pool."
     )
     tolerations: list[Toleration] = Field(default_factory=list)
+    affinity: dict[str, Any] | None = Field(
+        default=None,
+        description="A core/v1 Affinity copied into every pod placed on the pool (e.g. spread replicas across nodes).",
+    )
     gpu_resource: Annotated[
         str,
         Field(
