@@ -107,7 +107,7 @@ def ratios(rows: list[dict[str, object]]) -> str:
             else:
                 best = min(base, key=lambda r: float(r["median"]))  # type: ignore[arg-type]
                 out.append(
-                    f"- {scenario} @ {rps:g} rps: Champion {champ['median']:.0f} s vs {best['method']} {best['median']:.0f} s ({float(best['median']) / float(champ['median']):.1f}x faster)"
+                    f"- {scenario} @ {rps:g} rps: Champion {champ['median']:.0f} s vs {best['method']} {best['median']:.0f} s (baseline/Champion time ratio {float(best['median']) / float(champ['median']):.1f}; above 1 means Champion is faster)"
                 )  # type: ignore[arg-type]
     return "\n".join(out)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from champion.domain.judge.types import Counts, Histogram
 
 WARMUP_OBSERVATIONS = 200
+GAP_WEIGHT = 4.0
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,11 @@ def choose_edges(
         j = next((k for k in range(i, len(edges) - 1) if edges[k] >= target - 1e-12), None)
         if j is None:
             continue
-        score = abs(math.log(exceedance / wanted_exceedance)) + 2.0 * math.log(edges[j] / target)
+        # A wide gap above (1 + margin)·b silently widens the margin, which costs far more power
+        # than testing a quantile a little away from the one asked for.
+        score = abs(math.log(exceedance / wanted_exceedance)) + GAP_WEIGHT * math.log(
+            edges[j] / target
+        )
         choice = EdgeChoice(i, j, 1.0 - exceedance)
         if best is None or score < best[0]:
             best = (score, choice)
