@@ -192,8 +192,19 @@ async def test_missing_system_prompt_key_names_the_field_and_the_keys(operator: 
     )
 
 
-async def test_changing_a_pool_flags_the_versions_placed_on_it(operator: Any) -> None:
+async def test_changing_a_pool_flags_the_versions_placed_on_it(
+    operator: Any, apiserver: ApiServer
+) -> None:
     api = operator
+    # chat-v1 runs on the pool: its pods (as a Rollout's Deployment would create them) are bound there.
+    gpu = "nvidia.com/gpu"
+    apiserver.seed({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1", "labels": {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}},
+                    "status": {"allocatable": {gpu: "8"}, "conditions": [{"type": "Ready", "status": "True"}]}})  # fmt: skip
+    for i in range(2):
+        apiserver.seed({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": f"chat-v1-{i}", "namespace": "demo",
+                        "labels": {"champion.dev/rollout": "chat", "champion.dev/model-version": "chat-v1"}},
+                        "spec": {"nodeName": "n1", "containers": [{"name": "c", "resources": {"limits": {gpu: "1"}}}]},
+                        "status": {"phase": "Running"}})  # fmt: skip
     await api.create(example("21-modelversion-v1.yaml"))
 
     async def placement() -> dict[str, Any] | None:

@@ -137,6 +137,12 @@ async def test_gpupool_shows_mean_utilisation_and_stranded_gpus(
 
     apiserver.seed({"apiVersion": "champion.dev/v1alpha1", "kind": "GPUPool", "metadata": {"name": "h100"},
                     "spec": {"utilization": {"query": "DCGM_FI_DEV_GPU_UTIL", "strandedBelowPercent": 10}}})  # fmt: skip
+    # Its four GPUs are allocated to a pod: stranded GPUs are allocated ones sitting idle.
+    apiserver.seed({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "gpu-node-1"},
+                    "status": {"allocatable": {"nvidia.com/gpu": "4"}, "conditions": [{"type": "Ready", "status": "True"}]}})  # fmt: skip
+    apiserver.seed({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "llm", "namespace": "default"},
+                    "spec": {"nodeName": "gpu-node-1", "containers": [{"name": "c", "resources": {"limits": {"nvidia.com/gpu": "4"}}}]},
+                    "status": {"phase": "Running"}})  # fmt: skip
     api = await connect(str(apiserver.kubeconfig))
     try:
         pool = resource_for("champion.dev/v1alpha1", "GPUPool")

@@ -1,4 +1,11 @@
-"""ModelVersion (+ pool + rollout) -> Deployment + Service, or a KServe InferenceService."""
+"""ModelVersion (+ pool + rollout) -> Deployment + Service, or a KServe InferenceService.
+
+Pure: a `VersionContext` in, manifests (dicts) out. The pod template carries
+`champion.dev/rollout`, `champion.dev/model-version` and a 12-hex
+`champion.dev/fingerprint` label (Prometheus tells versions apart by them) and the
+whole fingerprint as an annotation; GPUs come from `gpusPerReplica` and the pool's
+`gpuResource`, placement from the pool's nodeSelector, tolerations and affinity.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,27 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from champion.api.v1alpha1.gpupool import GPUPoolSpec
+from champion.api.v1alpha1.labels import short_fingerprint
 from champion.api.v1alpha1.modelversion import ModelVersionSpec, ServingBackend
 from champion.builders.naming import (
     FINGERPRINT_ANNOTATION,
     FINGERPRINT_LABEL,
+    KSERVE_SUFFIX,
     MANAGED_BY,
     PROFILE_ANNOTATION,
     ROLLOUT_LABEL,
     VERSION_LABEL,
     child_name,
 )
+
+KSERVE_DEPLOYMENT_MODE = "serving.kserve.io/deploymentMode"
+KSERVE_STANDARD = "Standard"
+"""KServe >= 0.15 calls raw Deployment mode "Standard" ("RawDeployment" is its deprecated alias)."""
+KSERVE_FORMATS = {"vllm": "huggingface"}
+"""KServe serves vLLM-format models with its huggingface runtime (vLLM inside), whose
+ServingRuntime declares the `huggingface` model format."""
+KSERVE_CONTAINER = "kserve-container"
+"""The name KServe gives the predictor's model container (its webhook fills it in when empty)."""
 
 
 @dataclass(frozen=True)
@@ -42,23 +60,30 @@ class VersionContext:
 
     namespace: str
     rollout: str
+    """The Rollout's name (it owns the children)."""
     version: str
+    """The ModelVersion's name."""
     spec: ModelVersionSpec
     fingerprint: str
+    """status.fingerprint of the ModelVersion (`sha256:<64 hex>`)."""
     owner: Owner
     replicas: int
+    """How many replicas to run: the Rollout scales champion and challenger, not the spec."""
     pool: GPUPoolSpec | None = None
     annotations: dict[str, str] = field(default_factory=dict)
+    """The ModelVersion's annotations (the sandbox profile is copied to the pods)."""
 
     @property
     def name(self) -> str:
-        return child_name(self.rollout, self.version)
+        return child_name(
+            self.rollout, self.version, kserve=self.spec.serving.backend == ServingBackend.KSERVE
+        )
 
     def labels(self) -> dict[str, str]:
         return {
             ROLLOUT_LABEL: self.rollout,
             VERSION_LABEL: self.version,
-            FINGERPRINT_LABEL: self.fingerprint.removeprefix("sha256:")[:12],
+            FINGERPRINT_LABEL: short_fingerprint(self.fingerprint),
         }
 
     def pod_annotations(self) -> dict[str, str]:
@@ -163,7 +188,8 @@ def service(ctx: VersionContext) -> dict[str, Any]:
 def inference_service(ctx: VersionContext) -> dict[str, Any]:
     serving = ctx.spec.serving
     model: dict[str, Any] = {
-        "modelFormat": {"name": ctx.spec.model.format},
+        "name": KSERVE_CONTAINER,
+        "modelFormat": {"name": KSERVE_FORMATS.get(ctx.spec.model.format, ctx.spec.model.format)},
         "storageUri": ctx.spec.model.uri,
     }
     if serving.runtime:
@@ -185,7 +211,7 @@ def inference_service(ctx: VersionContext) -> dict[str, Any]:
     }
     meta = _metadata(ctx, ctx.name)
     # Standard (raw Deployment) mode: no Knative, so Gateway API routes reach it directly.
-    meta["annotations"] = {"serving.kserve.io/deploymentMode": "RawDeployment"}
+    meta["annotations"] = {KSERVE_DEPLOYMENT_MODE: KSERVE_STANDARD}
     return {
         "apiVersion": "serving.kserve.io/v1beta1",
         "kind": "InferenceService",
@@ -204,15 +230,27 @@ def workload(ctx: VersionContext) -> list[dict[str, Any]]:
 def service_name(ctx: VersionContext) -> str:
     """The Service traffic goes to (KServe Standard mode names it `<isvc>-predictor`)."""
     if ctx.spec.serving.backend == ServingBackend.KSERVE:
-        return f"{ctx.name}-predictor"
+        return f"{ctx.name}{KSERVE_SUFFIX}"
     return ctx.name
 
 
 def is_ready(manifest: dict[str, Any] | None) -> bool:
-    """Readiness of a child as its controller reports it."""
+    """Readiness of a child as its controller reports it.
+
+    Deployment: the controller has seen this generation and all replicas are
+    updated and available. InferenceService: condition Ready is True for this
+    generation. Other kinds (Service) are ready once they exist.
+    """
     if manifest is None:
         return False
     status = manifest.get("status") or {}
+    seen = status.get("observedGeneration")
+    if (
+        manifest["kind"] == "InferenceService"
+        and seen is not None
+        and seen < manifest["metadata"].get("generation", 1)
+    ):
+        return False  # a status from an older generation says nothing about this one
     if manifest["kind"] == "Deployment":
         want = manifest.get("spec", {}).get("replicas", 1)
         fresh = status.get("observedGeneration", 0) >= manifest["metadata"].get("generation", 1)

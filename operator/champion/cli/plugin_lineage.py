@@ -3,69 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
-from champion.adapters.kube import KubeApi, connect, resource_for
+from champion.adapters.kube import connect
+from champion.domain.lineage import TreeNode
+from champion.reconcile.lineage import lineage as load_tree
 
-MV = resource_for("champion.dev/v1alpha1", "ModelVersion")
-CM = resource_for("v1", "ConfigMap")
+STYLES = {"title": "bold", "warn": "yellow", "error": "red"}
 
 
-async def _tree(api: KubeApi, name: str, namespace: str, seen: set[str]) -> Tree:
-    mv = await api.get(MV, name, namespace)
-    if mv is None:
-        return Tree(f"[red]ModelVersion {name} not found in {namespace}[/red]")
-    spec: dict[str, Any] = mv.get("spec") or {}
-    status: dict[str, Any] = mv.get("status") or {}
-    model = spec.get("model", {})
-    root = Tree(
-        f"[bold]{name}[/bold]  stage={status.get('stage', '-')}  fingerprint={status.get('fingerprint', '-')}"
-    )
-    root.add(
-        f"artifact {model.get('uri')} ({model.get('format')}) digest={model.get('digest') or '[yellow]unpinned[/yellow]'}"
-    )
-    serving = spec.get("serving", {})
-    root.add(
-        f"runtime {serving.get('backend')} image={serving.get('image') or serving.get('runtime')} args={' '.join(serving.get('args', []))}"
-    )
-    policy = spec.get("policy", {})
-    prompt_ref = policy.get("systemPrompt")
-    if prompt_ref:
-        cm = await api.get(CM, prompt_ref["name"], namespace)
-        text = ((cm or {}).get("data") or {}).get(prompt_ref["key"])
-        digest = (
-            "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-            if text is not None
-            else "[red]missing[/red]"
-        )
-        root.add(f"system prompt {prompt_ref['name']}/{prompt_ref['key']} {digest}")
-    if policy.get("guardrails"):
-        root.add(f"guardrails {', '.join(policy['guardrails'])}")
-    lineage = spec.get("lineage", {})
-    if lineage.get("datasets"):
-        data = root.add("datasets")
-        for d in lineage["datasets"]:
-            data.add(f"{d['name']} {d['uri']} {d.get('digest') or '[yellow]no digest[/yellow]'}")
-    for t in lineage.get("transformations", []):
-        root.add(f"transformation {t['type']}: {t.get('description', '')}")
-    if lineage.get("trainingRun"):
-        root.add(
-            f"training run {lineage['trainingRun'].get('id')} {lineage['trainingRun'].get('url', '')}"
-        )
-    if lineage.get("codeRef"):
-        root.add(f"code {lineage['codeRef']['repo']}@{lineage['codeRef']['commit']}")
-    base = lineage.get("baseModel") or {}
-    if base.get("modelVersion") and base["modelVersion"] not in seen:
-        branch = root.add("base model")
-        branch.add(await _tree(api, base["modelVersion"], namespace, seen | {name}))
-    elif base.get("external"):
-        root.add(f"base model {base['external']}")
-    return root
+def to_rich(node: TreeNode, tree: Tree | None = None) -> Tree:
+    label = escape(node.label)
+    if node.style in STYLES:
+        label = f"[{STYLES[node.style]}]{label}[/{STYLES[node.style]}]"
+    branch = Tree(label) if tree is None else tree.add(label)
+    for child in node.children:
+        to_rich(child, branch)
+    return branch
 
 
 def register(app: typer.Typer) -> None:
@@ -75,13 +34,21 @@ def register(app: typer.Typer) -> None:
         namespace: Annotated[str, typer.Option("--namespace", "-n")] = "default",
         kubeconfig: Annotated[str | None, typer.Option(envvar="KUBECONFIG")] = None,
     ) -> None:
-        """Print a ModelVersion's lineage: artifact, runtime, prompt hash, datasets, base models."""
+        """Print a ModelVersion's lineage: artifact, runtime, policy and prompt hashes, datasets,
+        transformations, and base models followed through their ModelVersions."""
 
-        async def build() -> Tree:
+        async def build() -> TreeNode:
             api = await connect(kubeconfig)
             try:
-                return await _tree(api, modelversion, namespace, set())
+                return await load_tree(api, modelversion, namespace)
             finally:
                 await api.close()
 
-        Console().print(asyncio.run(build()))
+        tree = asyncio.run(build())
+        console = Console()
+        if not console.is_terminal:
+            # Piped or captured: never crop a hash to a default 80 columns.
+            console = Console(width=4096)
+        console.print(to_rich(tree))
+        if tree.style == "error":
+            raise typer.Exit(1)

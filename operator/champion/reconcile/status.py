@@ -32,25 +32,45 @@ def strip_nulls(value: Any) -> Any:
     return value
 
 
+def merge_patch(current: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The JSON merge patch (RFC 7386) turning `current` into `new`.
+
+    Only what changed is sent, so fields another writer set meanwhile (a
+    Rollout setting a version's stage) are not overwritten with what this
+    reconcile read; keys that disappeared, at any depth, are sent as null.
+    """
+    patch: dict[str, Any] = {}
+    for key, value in new.items():
+        old = current.get(key)
+        if isinstance(value, dict) and isinstance(old, dict):
+            sub = merge_patch(old, value)
+            if sub:
+                patch[key] = sub
+        elif value != old or key not in current:
+            patch[key] = value
+    for key in current:
+        if key not in new:
+            patch[key] = None
+    return patch
+
+
 async def write_status(
     api: KubeApi, body: dict[str, Any], new_status: dict[str, Any], *, precondition: bool = False
 ) -> bool:
     """Patches /status with `new_status` when it differs from the stored one.
 
-    A merge patch cannot delete keys it does not mention, so keys that
-    disappeared are sent as null explicitly.
+    With `precondition`, the patch carries the resourceVersion `body` was read
+    at: the server answers 409 (`Conflict`) if anyone wrote the object since,
+    and the caller recomputes from a fresh read.
     """
     current = body.get("status") or {}
     new_status = strip_nulls(new_status)
     if current == new_status:
         return False
-    patch: dict[str, Any] = dict(new_status)
-    for key in current:
-        if key not in new_status:
-            patch[key] = None
+    patch: dict[str, Any] = {"status": merge_patch(current, new_status)}
     meta = body["metadata"]
+    if precondition and meta.get("resourceVersion"):
+        patch["metadata"] = {"resourceVersion": meta["resourceVersion"]}
     res = resource_for(body["apiVersion"], body["kind"])
-    await api.patch(
-        res, meta["name"], {"status": patch}, meta.get("namespace"), subresource="status"
-    )
+    await api.patch(res, meta["name"], patch, meta.get("namespace"), subresource="status")
     return True

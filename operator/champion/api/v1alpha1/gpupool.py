@@ -44,8 +44,9 @@ class UtilizationSpec(ApiModel):
         Field(
             min_length=1,
             max_length=4096,
-            description="PromQL giving one utilisation percentage (0-100) per GPU, e.g. "
-            "avg by (Hostname, gpu) (DCGM_FI_DEV_GPU_UTIL).",
+            description="PromQL giving one utilisation percentage (0-100) per GPU of this pool, "
+            'e.g. DCGM_FI_DEV_GPU_UTIL{gpu_pool="h100"}. Keep the exporter\'s pod label: it '
+            "tells allocated GPUs from free ones.",
         ),
     ]
     stranded_below_percent: Annotated[float, Field(ge=0, le=100)] = 10.0
@@ -82,12 +83,23 @@ class GPUPoolSpec(ApiModel):
 
 
 class Reservation(ApiModel):
-    """GPUs set aside for a rollout's challenger so two rollouts cannot take the same GPUs."""
+    """GPUs set aside for a rollout's challenger so two rollouts cannot take the same GPUs.
+
+    One per Rollout (re-admitting replaces it). GPUs the challenger's pods already
+    hold are not counted twice: only the part not yet allocated is reserved.
+    """
 
     rollout: str = Field(description="namespace/name of the Rollout.")
     model_version: str
     namespace: str
     gpus: Annotated[int, Field(ge=0)]
+    replicas: Annotated[
+        int | None,
+        Field(
+            default=None, ge=0, description="Replicas reserved (with gpusPerReplica: per-node fit)."
+        ),
+    ] = None
+    gpus_per_replica: Annotated[int | None, Field(default=None, ge=0)] = None
     mode: str = "surge"
     since: str | None = None
 
@@ -101,16 +113,33 @@ class NamespaceUsage(ApiModel):
 
 class GPUPoolStatus(ApiModel):
     observed_generation: int | None = None
-    nodes: int = 0
-    ready_nodes: int = 0
-    capacity: int = 0
-    allocatable: int = 0
-    allocated: int = 0
-    reserved: int = 0
-    free: int = 0
+    nodes: int = Field(default=0, description="Nodes matching spec.nodeSelector.")
+    ready_nodes: int = Field(
+        default=0,
+        description="Of those, nodes that are Ready, not cordoned, and whose NoSchedule/NoExecute "
+        "taints the pool tolerates: the ones counted in allocatable.",
+    )
+    capacity: int = Field(default=0, description="GPUs on all pool nodes (node allocatable).")
+    allocatable: int = Field(default=0, description="GPUs on the ready nodes.")
+    allocated: int = Field(
+        default=0, description="GPUs requested by non-terminated pods bound to pool nodes."
+    )
+    reserved: int = Field(
+        default=0, description="GPUs reserved by rollouts and not yet held by their pods."
+    )
+    free: int = Field(
+        default=0,
+        description="Sum over ready nodes of (allocatable - allocated), minus reserved; never negative.",
+    )
     cost_per_hour: float = Field(default=0.0, description="allocated x costPerGPUHour.")
     namespaces: list[NamespaceUsage] = Field(default_factory=list)
     reservations: list[Reservation] = Field(default_factory=list)
-    utilization_percent: float | None = None
-    stranded_gpus: int | None = Field(default=None, alias="strandedGPUs")
+    utilization_percent: float | None = Field(
+        default=None, description="Mean utilisation of the GPUs spec.utilization.query returns."
+    )
+    stranded_gpus: int | None = Field(
+        default=None,
+        alias="strandedGPUs",
+        description="Allocated GPUs whose utilisation is under spec.utilization.strandedBelowPercent.",
+    )
     conditions: list[Condition] = Field(default_factory=list)

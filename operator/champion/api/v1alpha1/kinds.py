@@ -61,10 +61,16 @@ MODELVERSION = Kind(
     description="An immutable release record of a model: artifact, lineage, policy and runtime.",
     columns=(
         PrinterColumn("Stage", ".status.stage"),
-        PrinterColumn("Fingerprint", ".status.fingerprint", description="sha256 identity"),
+        PrinterColumn(
+            "Fingerprint",
+            ".status.fingerprintShort",
+            description="first 12 hex of the sha256 identity",
+        ),
         PrinterColumn("Format", ".spec.model.format"),
         PrinterColumn("Pool", ".spec.serving.gpuPool"),
         PrinterColumn("Valid", '.status.conditions[?(@.type=="Valid")].status'),
+        PrinterColumn("Placement", '.status.conditions[?(@.type=="Placement")].reason', priority=1),
+        PrinterColumn("Digest", ".spec.model.digest", priority=1),
         _AGE,
     ),
 )
@@ -85,7 +91,11 @@ GPUPOOL = Kind(
         PrinterColumn("Allocated", ".status.allocated", "integer"),
         PrinterColumn("Reserved", ".status.reserved", "integer"),
         PrinterColumn("Free", ".status.free", "integer"),
-        PrinterColumn("Cost/h", ".status.costPerHour", "number"),
+        PrinterColumn("Cost/h", ".status.costPerHour", "number", "allocated x costPerGPUHour"),
+        PrinterColumn("Ready-Nodes", ".status.readyNodes", "integer", priority=1),
+        PrinterColumn("Allocatable", ".status.allocatable", "integer", priority=1),
+        PrinterColumn("Util%", ".status.utilizationPercent", "number", priority=1),
+        PrinterColumn("Stranded", ".status.strandedGPUs", "integer", priority=1),
         _AGE,
     ),
 )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import ConfigDict, Field, JsonValue
 
@@ -14,6 +14,7 @@ from champion.api.v1alpha1.common import (
     ConfigMapKeyRef,
     ObjectName,
 )
+from champion.api.v1alpha1.gpupool import Toleration
 
 MODELVERSION_SPEC_RULES: list[JsonValue] = [
     {
@@ -243,17 +244,33 @@ class EvalResult(ApiModel):
 
 
 class Placement(ApiModel):
+    """Where the version runs, and the pool's shape when it started running there.
+
+    The snapshot (selector, resource, tolerations, affinity) is what the running
+    pods were scheduled with; a pool edited later is compared against it so the
+    change is reported (condition Placement=False, reason GPUPoolChanged) rather
+    than silently re-placing or evicting anything.
+    """
+
     pool: str | None = None
-    rollout: str | None = None
-    gpus: int = 0
+    rollout: str | None = Field(
+        default=None, description="The Rollout whose pods run this version (pod label)."
+    )
+    replicas: int = Field(default=0, description="Running (non-terminated) pods of this version.")
+    gpus: int = Field(default=0, description="GPUs those pods request.")
     gpu_resource: str | None = None
+    nodes: list[str] = Field(default_factory=list, description="Nodes the pods are bound to.")
     node_selector: dict[str, str] = Field(
-        default_factory=dict, description="The pool's selector when the version was placed."
+        default_factory=dict,
+        description="The pool's nodeSelector when the version started running.",
     )
-    tolerations: list[str] = Field(
-        default_factory=list,
-        description="The pool's tolerations when the version was placed (key=value:effect).",
+    tolerations: list[Toleration] = Field(
+        default_factory=list, description="The pool's tolerations when the version started running."
     )
+    affinity: dict[str, Any] | None = Field(
+        default=None, description="The pool's affinity when the version started running."
+    )
+    since: str | None = Field(default=None, description="When the version was first seen running.")
 
 
 class ModelVersionStatus(ApiModel):
@@ -261,6 +278,19 @@ class ModelVersionStatus(ApiModel):
     fingerprint: str | None = Field(
         default=None,
         description="sha256 over artifact digest, policy content hashes, runtime image and args.",
+    )
+    fingerprint_short: str | None = Field(
+        default=None,
+        description="The fingerprint's first 12 hex digits (the pod label champion.dev/fingerprint).",
+    )
+    system_prompt_hash: str | None = Field(
+        default=None,
+        description="sha256 of the system prompt's content when the version was first validated; "
+        "a later edit of the ConfigMap is flagged (Valid=False, SystemPromptChanged).",
+    )
+    policy_hash: str | None = Field(
+        default=None,
+        description="sha256 over the policy: system prompt content, guardrails, regions, data classification.",
     )
     stage: Stage | None = None
     pinned: bool | None = None
