@@ -8,6 +8,7 @@ never overwrite each other's reservations.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -223,7 +224,12 @@ async def release_reservation(api: KubeApi, pool: str, rollout: str) -> bool:
     return await _update_reservations(api, pool, lambda rs: release(rs, rollout))
 
 
-async def _update_reservations(api: KubeApi, pool: str, change: Any, attempts: int = 5) -> bool:
+async def _update_reservations(
+    api: KubeApi,
+    pool: str,
+    change: Callable[[list[Reservation]], list[Reservation]],
+    attempts: int = 5,
+) -> bool:
     for _ in range(attempts):
         body = await api.get(POOL, pool)
         if body is None:
