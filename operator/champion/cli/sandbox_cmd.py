@@ -21,7 +21,8 @@ def apiserver(
     ],
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 0,
     crds: Annotated[
-        list[Path] | None, typer.Option("--crd", help="CRD files to register at start.")
+        list[Path] | None,
+        typer.Option("--crd", help="CRD files (or directories of them) to apply at start."),
     ] = None,
 ) -> None:
     """Run the emulated Kubernetes API server in the foreground until stopped (SIGINT/SIGTERM)."""

@@ -1,26 +1,36 @@
-"""Discovery documents and the minimal OpenAPI kubectl needs."""
+"""Discovery: the legacy documents (/api, /api/v1, /apis, /apis/{g}, /apis/{g}/{v}) and the
+aggregated discovery (apidiscovery.k8s.io/v2, one request for everything) kubectl 1.35 asks
+for first."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from champion.sandbox.apiserver.types import ResourceType
+from champion.sandbox.apiserver.types import ResourceType, version_priority
+
+AGGREGATED = "apidiscovery.k8s.io"
+STATUS_VERBS = ["get", "patch", "update"]
+
+
+def _sorted_versions(types: list[ResourceType]) -> list[str]:
+    return sorted({t.version for t in types}, key=version_priority)
 
 
 def resource_list(group_version: str, types: list[ResourceType]) -> dict[str, Any]:
     resources: list[dict[str, Any]] = []
-    for rt in types:
-        resources.append(
-            {
-                "name": rt.plural,
-                "singularName": rt.singular,
-                "namespaced": rt.namespaced,
-                "kind": rt.kind,
-                "verbs": list(rt.verbs),
-                **({"shortNames": rt.short_names} if rt.short_names else {}),
-                **({"categories": rt.categories} if rt.categories else {}),
-            }
-        )
+    for rt in sorted(types, key=lambda t: t.plural):
+        entry: dict[str, Any] = {
+            "name": rt.plural,
+            "singularName": rt.singular,
+            "namespaced": rt.namespaced,
+            "kind": rt.kind,
+            "verbs": list(rt.verbs),
+        }
+        if rt.short_names:
+            entry["shortNames"] = rt.short_names
+        if rt.categories:
+            entry["categories"] = rt.categories
+        resources.append(entry)
         if rt.status_subresource:
             resources.append(
                 {
@@ -28,7 +38,19 @@ def resource_list(group_version: str, types: list[ResourceType]) -> dict[str, An
                     "singularName": "",
                     "namespaced": rt.namespaced,
                     "kind": rt.kind,
-                    "verbs": ["get", "patch", "update"],
+                    "verbs": STATUS_VERBS,
+                }
+            )
+        if rt.scale:
+            resources.append(
+                {
+                    "name": f"{rt.plural}/scale",
+                    "singularName": "",
+                    "namespaced": rt.namespaced,
+                    "group": "autoscaling",
+                    "version": "v1",
+                    "kind": "Scale",
+                    "verbs": STATUS_VERBS,
                 }
             )
     return {
@@ -39,22 +61,8 @@ def resource_list(group_version: str, types: list[ResourceType]) -> dict[str, An
     }
 
 
-def group_list(types: list[ResourceType]) -> dict[str, Any]:
-    groups: dict[str, list[str]] = {}
-    for rt in types:
-        if rt.group:
-            versions = groups.setdefault(rt.group, [])
-            if rt.version not in versions:
-                versions.append(rt.version)
-    return {
-        "kind": "APIGroupList",
-        "apiVersion": "v1",
-        "groups": [group_doc(g, vs) for g, vs in sorted(groups.items())],
-    }
-
-
-def group_doc(group: str, versions: list[str]) -> dict[str, Any]:
-    vs = [{"groupVersion": f"{group}/{v}", "version": v} for v in versions]
+def group_doc(group: str, types: list[ResourceType]) -> dict[str, Any]:
+    vs = [{"groupVersion": f"{group}/{v}", "version": v} for v in _sorted_versions(types)]
     return {
         "kind": "APIGroup",
         "apiVersion": "v1",
@@ -64,52 +72,78 @@ def group_doc(group: str, versions: list[str]) -> dict[str, Any]:
     }
 
 
-def openapi_v3_root(types: list[ResourceType]) -> dict[str, Any]:
-    paths = {"api/v1": {"serverRelativeURL": "/openapi/v3/api/v1"}}
+def group_list(types: list[ResourceType]) -> dict[str, Any]:
+    groups: dict[str, list[ResourceType]] = {}
     for rt in types:
         if rt.group:
-            paths[f"apis/{rt.group}/{rt.version}"] = {
-                "serverRelativeURL": f"/openapi/v3/apis/{rt.group}/{rt.version}"
-            }
-    return {"paths": paths}
-
-
-def openapi_v3_group(types: list[ResourceType]) -> dict[str, Any]:
-    """A document whose PATCH operations declare `fieldValidation`: kubectl then leaves
-    validation to the server instead of validating client-side against schemas we do not serve."""
-    paths: dict[str, Any] = {}
-    for rt in types:
-        base = "/api/v1" if not rt.group else f"/apis/{rt.group}/{rt.version}"
-        prefix = (
-            f"{base}/namespaces/{{namespace}}/{rt.plural}"
-            if rt.namespaced
-            else f"{base}/{rt.plural}"
-        )
-        params = [
-            {
-                "name": "fieldValidation",
-                "in": "query",
-                "schema": {"type": "string", "uniqueItems": True},
-            }
-        ]
-        gvk = {"group": rt.group, "version": rt.version, "kind": rt.kind}
-        paths[f"{prefix}/{{name}}"] = {
-            "patch": _op(params, gvk, "200"),
-            "put": _op(params, gvk, "200"),
-        }
-        paths[prefix] = {"post": _op(params, gvk, "201")}
+            groups.setdefault(rt.group, []).append(rt)
     return {
-        "openapi": "3.0.0",
-        "info": {"title": "Champion emulated API server", "version": "v1"},
-        "paths": paths,
-        "components": {"schemas": {}},
+        "kind": "APIGroupList",
+        "apiVersion": "v1",
+        "groups": [group_doc(g, ts) for g, ts in sorted(groups.items())],
     }
 
 
-def _op(params: list[dict[str, Any]], gvk: dict[str, str], code: str) -> dict[str, Any]:
-    # kubectl finds an operation by this extension, then checks it for `fieldValidation`.
+def api_versions() -> dict[str, Any]:
     return {
-        "parameters": params,
-        "responses": {code: {"description": "OK"}},
-        "x-kubernetes-group-version-kind": gvk,
+        "kind": "APIVersions",
+        "versions": ["v1"],
+        "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": ""}],
+    }
+
+
+def _aggregated_resource(rt: ResourceType) -> dict[str, Any]:
+    kind = {"group": rt.group, "version": rt.version, "kind": rt.kind}
+    entry: dict[str, Any] = {
+        "resource": rt.plural,
+        "responseKind": kind,
+        "scope": "Namespaced" if rt.namespaced else "Cluster",
+        "singularResource": rt.singular,
+        "verbs": list(rt.verbs),
+    }
+    if rt.short_names:
+        entry["shortNames"] = rt.short_names
+    if rt.categories:
+        entry["categories"] = rt.categories
+    subresources = []
+    if rt.status_subresource:
+        subresources.append({"subresource": "status", "responseKind": kind, "verbs": STATUS_VERBS})
+    if rt.scale:
+        scale = {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+        subresources.append({"subresource": "scale", "responseKind": scale, "verbs": STATUS_VERBS})
+    if subresources:
+        entry["subresources"] = subresources
+    return entry
+
+
+def aggregated(types: list[ResourceType], core: bool, version: str) -> dict[str, Any]:
+    """APIGroupDiscoveryList for /api (core) or /apis; `version` is v2 or v2beta1."""
+    groups: dict[str, list[ResourceType]] = {}
+    for rt in types:
+        if (rt.group == "") == core:
+            groups.setdefault(rt.group, []).append(rt)
+    items = []
+    for group, ts in sorted(groups.items()):
+        items.append(
+            {
+                "metadata": {"name": group, "creationTimestamp": None},
+                "versions": [
+                    {
+                        "version": v,
+                        "resources": [
+                            _aggregated_resource(t)
+                            for t in sorted(ts, key=lambda t: t.plural)
+                            if t.version == v
+                        ],
+                        "freshness": "Current",
+                    }
+                    for v in _sorted_versions(ts)
+                ],
+            }
+        )
+    return {
+        "kind": "APIGroupDiscoveryList",
+        "apiVersion": f"{AGGREGATED}/{version}",
+        "metadata": {},
+        "items": items,
     }

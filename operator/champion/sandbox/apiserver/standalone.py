@@ -1,10 +1,12 @@
-"""`champion sandbox apiserver`: run the emulated API server in the foreground."""
+"""`champion sandbox apiserver`: the emulated API server in the foreground until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
 import asyncio
 import signal
 from pathlib import Path
+
+import yaml
 
 from champion.sandbox.apiserver.server import ApiServer
 
@@ -13,18 +15,20 @@ async def serve_forever(
     kubeconfig: Path, port: int, host: str = "127.0.0.1", crds: list[Path] | None = None
 ) -> None:
     server = await ApiServer(host=host, port=port).start()
-    for path in crds or []:
-        import yaml
-
-        for doc in yaml.safe_load_all(path.read_text()):
-            if doc:
-                server.seed(doc)
-    # The kubeconfig appears only once the server answers: its existence is the readiness signal.
-    server.write_kubeconfig(kubeconfig)
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    print(f"emulated Kubernetes API server on {server.url}; kubeconfig {kubeconfig}", flush=True)
-    await stop.wait()
-    await server.stop()
+    try:
+        for path in crds or []:
+            files = sorted(path.glob("*.yaml")) if path.is_dir() else [path]
+            for file in files:
+                server.seed_all(list(yaml.safe_load_all(file.read_text())))
+        # The kubeconfig appears only once the server answers: its existence is the readiness signal.
+        server.write_kubeconfig(kubeconfig)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        print(
+            f"emulated Kubernetes API server on {server.url}; kubeconfig {kubeconfig}", flush=True
+        )
+        await stop.wait()
+    finally:
+        await server.stop()

@@ -1,18 +1,38 @@
-"""Server-side printing: the `Table` kubectl asks for, with a CRD's additionalPrinterColumns."""
+"""Server-side printing: the `Table` kubectl asks for (`Accept: application/json;as=Table;
+v=v1;g=meta.k8s.io`), from a CRD's additionalPrinterColumns or the built-in printers."""
 
 from __future__ import annotations
 
+import json
 import re
-from datetime import UTC, datetime
+from collections.abc import Callable
 from typing import Any
 
+from champion.sandbox.apiserver.printers import BUILTIN_COLUMNS, Column, age
 from champion.sandbox.apiserver.types import ResourceType
 
-_FILTER = re.compile(r"^\[\?\(@\.([A-Za-z0-9_.]+)\s*==\s*[\"']([^\"']*)[\"']\)\]$")
+_FILTER = re.compile(
+    r"^\[\?\(@\.([A-Za-z0-9_.-]+)\s*(==|!=)\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_.-]+))\)\]$"
+)
 
 
-def jsonpath(obj: Any, path: str) -> Any:
-    """The JSONPath subset printer columns use: `.a.b`, `[0]`, `[?(@.type=="Ready")]`."""
+def _literal_matches(actual: Any, quoted: str | None, bare: str | None) -> bool:
+    if quoted is not None:
+        return isinstance(actual, str) and actual == quoted
+    if bare in ("true", "false"):
+        return actual is (bare == "true")
+    try:
+        return actual == json.loads(bare or "")
+    except ValueError:
+        return str(actual) == bare
+
+
+def jsonpath_all(obj: Any, path: str) -> list[Any]:
+    """Every match of the JSONPath subset printer columns use: `.a.b`, `.a[0]`, `.a[*]`,
+    `.a[?(@.type=="Ready")]` (also `!=`, single quotes, bare true/false/numbers)."""
+    path = path.strip()
+    if path.startswith("{") and path.endswith("}"):
+        path = path[1:-1]
     tokens = re.findall(r"\.([A-Za-z0-9_-]+)|(\[[^\]]*\])", path)
     values: list[Any] = [obj]
     for name, bracket in tokens:
@@ -22,76 +42,138 @@ def jsonpath(obj: Any, path: str) -> Any:
                 if isinstance(v, dict) and name in v:
                     nxt.append(v[name])
             elif m := _FILTER.match(bracket):
-                key, want = m.group(1), m.group(2)
+                key, op = m.group(1), m.group(2)
+                quoted = m.group(3) if m.group(3) is not None else m.group(4)
                 if isinstance(v, list):
-                    nxt.extend(
-                        i for i in v if isinstance(i, dict) and str(jsonpath(i, "." + key)) == want
-                    )
-            elif bracket.strip("[]").isdigit() and isinstance(v, list):
+                    for item in v:
+                        found = jsonpath_all(item, "." + key)
+                        hit = bool(found) and _literal_matches(found[0], quoted, m.group(5))
+                        if hit == (op == "=="):
+                            nxt.append(item)
+            elif bracket.strip("[]").lstrip("-").isdigit() and isinstance(v, list):
                 idx = int(bracket.strip("[]"))
-                if idx < len(v):
+                if -len(v) <= idx < len(v):
                     nxt.append(v[idx])
-            elif bracket == "[*]" and isinstance(v, list):
-                nxt.extend(v)
+            elif bracket == "[*]":
+                nxt.extend(v if isinstance(v, list) else v.values() if isinstance(v, dict) else [])
         values = nxt
-    if not values:
+    return values
+
+
+def jsonpath(obj: Any, path: str) -> Any:
+    """The first match, as the CRD table convertor takes it; None when nothing matches."""
+    found = jsonpath_all(obj, path)
+    return found[0] if found else None
+
+
+def _cell(column_type: str, value: Any) -> Any:
+    """cellForJSONValue: a typed cell, or None (kubectl prints <none>)."""
+    if value is None:
         return None
-    return values[0] if len(values) == 1 else ",".join(str(v) for v in values)
+    if column_type == "date":
+        return age(value)
+    if column_type == "integer":
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+    if column_type == "number":
+        return value if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if column_type == "boolean":
+        return value if isinstance(value, bool) else None
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
-def _age(ts: str | None) -> str:
-    if not ts:
-        return "<unknown>"
-    then = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    seconds = int((datetime.now(UTC) - then).total_seconds())
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    if seconds < 172800:
-        return f"{seconds // 3600}h"
-    return f"{seconds // 86400}d"
-
-
-def table(rt: ResourceType, items: list[dict[str, Any]], resource_version: str) -> dict[str, Any]:
-    columns = [
-        {"name": "Name", "type": "string", "format": "name", "description": "Name", "priority": 0}
+def columns_for(rt: ResourceType) -> list[Column]:
+    if rt.custom:
+        specs = rt.printer_columns or [
+            {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
+        ]
+        return [
+            Column(
+                c["name"],
+                c.get("type", "string"),
+                _column_cell(c["jsonPath"], c.get("type", "string")),
+                int(c.get("priority", 0)),
+                c.get("description", ""),
+                c.get("format", ""),
+            )
+            for c in specs
+        ]
+    return BUILTIN_COLUMNS.get((rt.group, rt.plural)) or [
+        Column("Age", "date", lambda o: age(o["metadata"].get("creationTimestamp")))
     ]
-    specs = rt.printer_columns or [
-        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}
-    ]
-    for c in specs:
-        columns.append(
+
+
+def _column_cell(path: str, column_type: str) -> Callable[[dict[str, Any]], Any]:
+    return lambda obj: _cell(column_type, jsonpath(obj, path))
+
+
+def _row_object(obj: dict[str, Any], include: str) -> dict[str, Any] | None:
+    if include == "None":
+        return None
+    if include == "Object":
+        return obj
+    return {
+        "kind": "PartialObjectMetadata",
+        "apiVersion": "meta.k8s.io/v1",
+        "metadata": obj["metadata"],
+    }
+
+
+def table(
+    rt: ResourceType,
+    items: list[dict[str, Any]],
+    resource_version: str,
+    include_object: str = "Metadata",
+    continue_token: str | None = None,
+) -> dict[str, Any]:
+    columns = columns_for(rt)
+    # Events print their name last, at priority 1; everything else starts with it.
+    name_first = not any(c.name == "Name" for c in columns)
+    definitions = [
+        *(
+            [
+                {
+                    "name": "Name",
+                    "type": "string",
+                    "format": "name",
+                    "description": "Name must be unique within a namespace.",
+                    "priority": 0,
+                }
+            ]
+            if name_first
+            else []
+        ),
+        *(
             {
-                "name": c["name"],
-                "type": c.get("type", "string"),
-                "format": "",
-                "description": c.get("description", ""),
-                "priority": c.get("priority", 0),
+                "name": c.name,
+                "type": c.type,
+                "format": c.format,
+                "description": c.description,
+                "priority": c.priority,
             }
-        )
+            for c in columns
+        ),
+    ]
     rows = []
     for obj in items:
-        cells: list[Any] = [obj["metadata"]["name"]]
-        for c in specs:
-            value = jsonpath(obj, c["jsonPath"])
-            if c.get("type") == "date":
-                value = _age(value)
-            cells.append(value)
-        rows.append(
-            {
-                "cells": cells,
-                "object": {
-                    "kind": "PartialObjectMetadata",
-                    "apiVersion": "meta.k8s.io/v1",
-                    "metadata": obj["metadata"],
-                },
-            }
-        )
+        cells = [
+            *([obj["metadata"]["name"]] if name_first else []),
+            *(c.cell(obj) for c in columns),
+        ]
+        row: dict[str, Any] = {"cells": cells}
+        if (shown := _row_object(obj, include_object)) is not None:
+            row["object"] = shown
+        rows.append(row)
+    meta: dict[str, Any] = {"resourceVersion": resource_version}
+    if continue_token:
+        meta["continue"] = continue_token
     return {
         "kind": "Table",
         "apiVersion": "meta.k8s.io/v1",
-        "metadata": {"resourceVersion": resource_version},
-        "columnDefinitions": columns,
+        "metadata": meta,
+        "columnDefinitions": definitions,
         "rows": rows,
     }

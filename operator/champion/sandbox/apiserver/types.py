@@ -1,9 +1,21 @@
-"""Resource types the emulated server serves: built-ins, and those CRDs register."""
+"""What the server serves: one `ResourceType` per served group/version/resource, and CRD parsing."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
+
+ALL_VERBS: tuple[str, ...] = (
+    "create",
+    "delete",
+    "deletecollection",
+    "get",
+    "list",
+    "patch",
+    "update",
+    "watch",
+)
 
 
 @dataclass
@@ -19,16 +31,18 @@ class ResourceType:
     status_subresource: bool = False
     schema: dict[str, Any] | None = None
     printer_columns: list[dict[str, Any]] = field(default_factory=list)
-    verbs: tuple[str, ...] = (
-        "create",
-        "delete",
-        "deletecollection",
-        "get",
-        "list",
-        "patch",
-        "update",
-        "watch",
-    )
+    verbs: tuple[str, ...] = ALL_VERBS
+    # Served from a CustomResourceDefinition: validated and pruned by its schema,
+    # no strategic merge patch (a real server answers 415), conversion "None".
+    custom: bool = False
+    # Whether the server keeps metadata.generation (ConfigMaps, Secrets... have none).
+    generation: bool = True
+    # Field selectors allowed besides metadata.name and metadata.namespace.
+    selectable_fields: list[str] = field(default_factory=list)
+    storage: bool = True
+    deprecation_warning: str | None = None
+    # The /scale subresource: specReplicasPath, statusReplicasPath[, labelSelectorPath].
+    scale: dict[str, str] | None = None
 
     @property
     def api_version(self) -> str:
@@ -38,63 +52,32 @@ class ResourceType:
     def key(self) -> tuple[str, str, str]:
         return (self.group, self.version, self.plural)
 
+    @property
+    def qualified_kind(self) -> str:
+        """`Rollout.champion.dev`, `ConfigMap`: how errors name the kind."""
+        return f"{self.kind}.{self.group}" if self.group else self.kind
 
-def _b(
-    group: str,
-    version: str,
-    kind: str,
-    plural: str,
-    namespaced: bool = True,
-    short: list[str] | None = None,
-    status: bool = False,
-) -> ResourceType:
-    return ResourceType(
-        group=group, version=version, kind=kind, plural=plural, singular=kind.lower(),
-        namespaced=namespaced, short_names=short or [], status_subresource=status,
-    )  # fmt: skip
+    @property
+    def qualified_resource(self) -> str:
+        """`rollouts.champion.dev`, `configmaps`: how errors name the resource."""
+        return f"{self.plural}.{self.group}" if self.group else self.plural
 
 
-def builtin_types() -> list[ResourceType]:
-    """Built-in kinds (schemaless here: a real server validates them; we trust the client)."""
-    return [
-        _b("", "v1", "Namespace", "namespaces", False, ["ns"], True),
-        _b("", "v1", "Node", "nodes", False, ["no"], True),
-        _b("", "v1", "Pod", "pods", True, ["po"], True),
-        _b("", "v1", "Service", "services", True, ["svc"], True),
-        _b("", "v1", "ConfigMap", "configmaps", True, ["cm"]),
-        _b("", "v1", "Secret", "secrets", True),
-        _b("", "v1", "Event", "events", True, ["ev"]),
-        _b("", "v1", "ServiceAccount", "serviceaccounts", True, ["sa"]),
-        _b("events.k8s.io", "v1", "Event", "events", True, ["ev"]),
-        _b("coordination.k8s.io", "v1", "Lease", "leases", True),
-        _b("apps", "v1", "Deployment", "deployments", True, ["deploy"], True),
-        _b("batch", "v1", "Job", "jobs", True, [], True),
-        _b(
-            "apiextensions.k8s.io",
-            "v1",
-            "CustomResourceDefinition",
-            "customresourcedefinitions",
-            False,
-            ["crd", "crds"],
-            True,
-        ),
-        # Third-party CRDs a cluster would have installed: served schemaless.
-        _b("gateway.networking.k8s.io", "v1", "HTTPRoute", "httproutes", True, [], True),
-        _b(
-            "serving.kserve.io",
-            "v1beta1",
-            "InferenceService",
-            "inferenceservices",
-            True,
-            ["isvc"],
-            True,
-        ),
-        _b("kopf.dev", "v1", "ClusterKopfPeering", "clusterkopfpeerings", False),
-        _b("kopf.dev", "v1", "KopfPeering", "kopfpeerings", True),
-    ]
+_VERSION = re.compile(r"^v(\d+)(?:(alpha|beta)(\d+))?$")
+
+
+def version_priority(version: str) -> tuple[int, int, int, str]:
+    """Sort key in Kubernetes' order: v2 > v1 > v1beta2 > v1beta1 > v1alpha1 > anything else."""
+    m = _VERSION.match(version)
+    if not m:
+        return (3, 0, 0, version)
+    major, stage, minor = int(m.group(1)), m.group(2), int(m.group(3) or 0)
+    rank = {None: 0, "beta": 1, "alpha": 2}[stage]
+    return (rank, -major, -minor, version)
 
 
 def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
+    """One ResourceType per served version of a CustomResourceDefinition."""
     spec = crd.get("spec", {})
     names = spec.get("names", {})
     out = []
@@ -107,13 +90,26 @@ def types_from_crd(crd: dict[str, Any]) -> list[ResourceType]:
                 version=version["name"],
                 kind=names["kind"],
                 plural=names["plural"],
-                singular=names.get("singular", names["kind"].lower()),
+                singular=names.get("singular") or names["kind"].lower(),
                 namespaced=spec.get("scope", "Namespaced") == "Namespaced",
                 short_names=list(names.get("shortNames", [])),
                 categories=list(names.get("categories", [])),
                 status_subresource="status" in (version.get("subresources") or {}),
+                scale=(version.get("subresources") or {}).get("scale"),
                 schema=(version.get("schema") or {}).get("openAPIV3Schema"),
                 printer_columns=list(version.get("additionalPrinterColumns", [])),
+                custom=True,
+                selectable_fields=[
+                    f["jsonPath"].lstrip(".") for f in version.get("selectableFields", [])
+                ],
+                storage=bool(version.get("storage", False)),
+                deprecation_warning=(
+                    version.get("deprecationWarning")
+                    or f"{spec['group']}/{version['name']} {names['kind']} is deprecated"
+                )
+                if version.get("deprecated")
+                else None,
             )
         )
+    out.sort(key=lambda t: version_priority(t.version))
     return out
