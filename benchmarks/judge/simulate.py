@@ -1,66 +1,140 @@
-"""One simulator for every method: per-interval counters like Prometheus deltas (fixed seeds)."""
+"""One simulator for every method: per-interval counter deltas and histogram bucket deltas
+for champion and challenger, like two Prometheus scrapes subtracted. Vectorised over runs.
+
+All arrays are (runs, intervals[, buckets]); fixed seeds make every cell repeatable.
+"""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-EDGES = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, math.inf]
+from benchmarks.judge.scenarios import (
+    BASELINE,
+    FEEDBACK_DELAY_INTERVALS,
+    FEEDBACK_RATE,
+    HORIZON,
+    INTERVAL,
+    WEIGHT,
+    WORKLOADS,
+    Scenario,
+    Version,
+    bucket_probabilities,
+    incident_mask,
+    weights,
+)
 
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    error_champion: float = 0.01
-    error_challenger: float = 0.01
-    latency_scale: float = 1.0
-    regression: bool = False
-
-
-SCENARIOS = [
-    Scenario("A/A identical", regression=False),
-    Scenario("A/A +5% latency (within 10% margin)", latency_scale=1.05, regression=False),
-    Scenario("errors 1% -> 3%", error_challenger=0.03, regression=True),
-    Scenario("latency +20%", latency_scale=1.2, regression=True),
-    Scenario("latency +50%", latency_scale=1.5, regression=True),
-]
+Int = np.ndarray
 
 
 @dataclass
-class Interval:
-    c_n: int
-    b_n: int
-    c_err: int
-    b_err: int
-    c_hist: list[float]
-    b_hist: list[float]
+class Arm:
+    requests: Int
+    errors: Int
+    histograms: dict[str, Int]
+    ups: Int | None = None
+    feedback: Int | None = None
 
 
-def intervals(
-    s: Scenario,
-    rps_challenger: float,
-    share: float,
-    seconds: int,
-    interval: int,
+@dataclass
+class Data:
+    scenario: Scenario
+    rps: float
+    challenger: Arm
+    champion: Arm
+    expected_share: np.ndarray
+    """The configured weight per interval, as the operator knows it."""
+    baseline: dict[str, Int]
+    """Champion-only bucket counts from the BASELINE seconds before the canary: (runs, buckets)."""
+    edges: dict[str, list[float]]
+
+    @property
+    def runs(self) -> int:
+        return int(self.challenger.requests.shape[0])
+
+    @property
+    def intervals(self) -> int:
+        return int(self.challenger.requests.shape[1])
+
+
+def _multinomial(rng: np.random.Generator, n: Int, pvals: tuple[float, ...]) -> Int:
+    return rng.multinomial(n, np.asarray(pvals)).astype(np.int32)
+
+
+def _arm(
     rng: np.random.Generator,
-) -> list[Interval]:
-    """Challenger at `rps_challenger`, champion at the rest of the traffic (share = challenger's)."""
-    out = []
-    rps_champion = rps_challenger * (1 - share) / share
-    bins = [0.0, *EDGES[:-1], np.inf]
-    for _ in range(seconds // interval):
-        c_n = int(rng.poisson(rps_challenger * interval))
-        b_n = int(rng.poisson(rps_champion * interval))
-        c_lat = rng.lognormal(math.log(0.9), 0.45, c_n) * s.latency_scale
-        b_lat = rng.lognormal(math.log(0.9), 0.45, b_n)
-        out.append(
-            Interval(
-                c_n, b_n,
-                int(rng.binomial(c_n, s.error_challenger)), int(rng.binomial(b_n, s.error_champion)),
-                np.histogram(c_lat, bins=bins)[0].astype(float).tolist(),
-                np.histogram(b_lat, bins=bins)[0].astype(float).tolist(),
+    s: Scenario,
+    version: Version,
+    rate: np.ndarray,
+    runs: int,
+) -> Arm:
+    """One version's intervals; `rate` is its requests per second in each interval."""
+    wl = WORKLOADS[s.workload]
+    t = len(rate)
+    requests = rng.poisson(np.broadcast_to(rate * INTERVAL, (runs, t))).astype(np.int32)
+    incident = incident_mask(s, t)
+    error_p = np.where(incident, min(1.0, version.error_rate * 5), version.error_rate)
+    errors = rng.binomial(requests, error_p).astype(np.int32)
+    histograms: dict[str, Int] = {}
+    for h in wl.histograms:
+        normal = bucket_probabilities(s.workload, h.name, version.latency_scale, version.tail_scale)
+        out = np.zeros((runs, t, len(normal)), dtype=np.int32)
+        calm = ~incident
+        out[:, calm] = _multinomial(rng, requests[:, calm], normal)
+        if incident.any():
+            slow = bucket_probabilities(
+                s.workload, h.name, version.latency_scale * 1.6, version.tail_scale
             )
-        )  # fmt: skip
-    return out
+            out[:, incident] = _multinomial(rng, requests[:, incident], slow)
+        histograms[h.name] = out
+    arm = Arm(requests, errors, histograms)
+    if wl.feedback:
+        arm.feedback, arm.ups = _feedback(rng, requests, version.thumbs_up)
+    return arm
+
+
+def _feedback(rng: np.random.Generator, requests: Int, thumbs_up: float) -> tuple[Int, Int]:
+    """Feedback on FEEDBACK_RATE of requests, arriving after an exponential delay;
+    what would arrive after the horizon is lost."""
+    given = rng.binomial(requests, FEEDBACK_RATE)
+    ups = rng.binomial(given, thumbs_up)
+    downs = given - ups
+    t = requests.shape[1]
+    lag = np.arange(min(t, 6 * int(FEEDBACK_DELAY_INTERVALS)))  # later than 6 means: lost
+    delay = np.exp(-lag / FEEDBACK_DELAY_INTERVALS) * (1 - np.exp(-1 / FEEDBACK_DELAY_INTERVALS))
+    delay = np.append(delay, max(0.0, 1 - delay.sum()))  # the last bin: never arrives
+    arrived = []
+    for counts in (ups, downs):
+        split = rng.multinomial(counts, delay)[..., : len(lag)]  # (runs, t, lag)
+        out = np.zeros_like(counts)
+        for d in range(len(lag)):
+            out[:, d:] += split[:, : t - d, d]
+        arrived.append(out)
+    up, down = arrived
+    return (up + down).astype(np.int32), up.astype(np.int32)
+
+
+def simulate(s: Scenario, rps: float, runs: int, seed: int) -> Data:
+    """`rps` is the challenger's request rate at the nominal 20% weight."""
+    rng = np.random.default_rng(seed)
+    t = HORIZON // INTERVAL
+    w = weights(s, t)
+    total = rps / WEIGHT
+    challenger = _arm(rng, s, s.challenger, total * w, runs)
+    champion = _arm(rng, s, Version(), total * (1 - w), runs)
+    wl = WORKLOADS[s.workload]
+    baseline: dict[str, Int] = {}
+    champion_history = rng.poisson(total * (1 - WEIGHT) * BASELINE, runs)
+    for h in wl.histograms:
+        p = bucket_probabilities(s.workload, h.name, 1.0, 1.0)
+        baseline[h.name] = _multinomial(rng, champion_history, p)
+    return Data(
+        s,
+        rps,
+        challenger,
+        champion,
+        w,
+        baseline,
+        {h.name: list(h.edges) for h in wl.histograms},
+    )

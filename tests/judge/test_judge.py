@@ -1,4 +1,4 @@
-"""The judge: e-values cross-checked, false rollbacks bounded by simulation, regressions caught."""
+"""The Judge as a caller sees it: counts in, a decision with readable evidence out."""
 
 from __future__ import annotations
 
@@ -8,106 +8,86 @@ import time
 
 import numpy as np
 import pytest
-from scipy.stats import binom
+from scipy.stats import binomtest, norm
 
-from champion.domain.judge import Counts, Histogram, Judge, JudgeConfig, MetricConfig, evalue
+from champion.domain.judge import Counts, Histogram, Judge, JudgeConfig, MetricConfig
+from champion.domain.judge import edges as edge_plan
 
-EDGES = [0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, math.inf]
-
-
-def test_e_value_matches_a_brute_force_likelihood_ratio() -> None:
-    rng = np.random.default_rng(1)
-    intervals = [
-        (int(rng.integers(0, 8)), int(rng.integers(5, 30)), float(rng.uniform(0.05, 0.6)))
-        for _ in range(20)
-    ]
-    ratio0 = 1.1
-    logs = [0.0] * len(evalue.WORSE_GRID)
-    for x, m, s in intervals:
-        x = min(x, m)
-        logs = evalue.update(logs, evalue.WORSE_GRID, x, m, s, ratio0)
-    brute = 0.0
-    for g in evalue.WORSE_GRID:
-        lr = 1.0
-        for x, m, s in intervals:
-            x = min(x, m)
-            p0 = s * ratio0 / (s * ratio0 + 1 - s)
-            p1 = s * ratio0 * g / (s * ratio0 * g + 1 - s)
-            lr *= binom.pmf(x, m, p1) / binom.pmf(x, m, p0)
-        brute += lr / len(evalue.WORSE_GRID)
-    assert evalue.mixture(logs) == pytest.approx(brute, rel=1e-9)
-
-
-def _simulate(
-    judge: Judge,
-    rng: np.random.Generator,
-    looks: int,
-    rps_c: float,
-    rps_b: float,
-    rate_c: float,
-    rate_b: float,
-) -> str:
-    for _ in range(looks):
-        nc, nb = rng.poisson(rps_c), rng.poisson(rps_b)
-        verdict = judge.observe(
-            {"errors": Counts(rng.binomial(nc, rate_c), nc, rng.binomial(nb, rate_b), nb)}
-        )
-        if verdict.decision == "rollback":
-            return "rollback"
-    return "none"
+VLLM_E2E = [
+    0.3,
+    0.5,
+    0.8,
+    1,
+    1.5,
+    2,
+    2.5,
+    5,
+    10,
+    15,
+    20,
+    30,
+    40,
+    50,
+    60,
+    120,
+    240,
+    480,
+    960,
+    1920,
+    7680,
+]
+PROM_DEFAULT = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
 
 
-def test_false_rollbacks_stay_below_alpha_however_often_it_looks() -> None:
-    """A/A: identical versions, 300 looks each, 400 runs; the rate must be ≤ alpha (plus noise)."""
-    rng = np.random.default_rng(7)
-    alpha = 0.05
-    runs = 400
-    rollbacks = 0
-    for _ in range(runs):
-        judge = Judge(
-            JudgeConfig(
-                alpha=alpha, metrics={"errors": MetricConfig(margin=0.0)}, promote_early=False
-            )
-        )
-        rollbacks += _simulate(judge, rng, 300, 20, 80, 0.02, 0.02) == "rollback"
-    rate = rollbacks / runs
-    # The bound is for the sequential part (alpha/2 here); allow sampling noise of 3 sd.
-    assert rate <= alpha / 2 + 3 * math.sqrt(alpha / 2 * (1 - alpha / 2) / runs), rate
+def _latency(
+    rng: np.random.Generator, n: int, scale: float = 1.0, edges: list[float] = VLLM_E2E
+) -> list[float]:
+    samples = rng.lognormal(math.log(0.9), 0.45, n) * scale
+    return np.histogram(samples, bins=[0.0, *edges, np.inf])[0].astype(float).tolist()
 
 
-def test_tripled_error_rate_is_rolled_back_quickly() -> None:
+def _errors(
+    rng: np.random.Generator, rate_c: float, rate_b: float, nc: int = 100, nb: int = 400
+) -> Counts:
+    return Counts(int(rng.binomial(nc, rate_c)), nc, int(rng.binomial(nb, rate_b)), nb)
+
+
+def test_tripled_error_rate_is_rolled_back_with_a_readable_reason() -> None:
     rng = np.random.default_rng(3)
-    judge = Judge(JudgeConfig(alpha=0.05, metrics={"errors": MetricConfig(margin=0.2)}))
-    for look in range(1, 200):  # noqa: B007 - read after the loop
-        nc, nb = 100, 400
-        verdict = judge.observe(
-            {"errors": Counts(rng.binomial(nc, 0.03), nc, rng.binomial(nb, 0.01), nb)}
-        )
+    judge = Judge(JudgeConfig(alpha=0.05, metrics={"errors": MetricConfig(margin=0.1)}))
+    for look in range(1, 100):  # noqa: B007 - read after the loop
+        verdict = judge.observe({"errors": _errors(rng, 0.03, 0.01)}, expected_share=0.2)
         if verdict.decision == "rollback":
             break
-    assert verdict.decision == "rollback" and look < 30
-    assert verdict.reason == "RegressionDetected"
-    assert "errors" in verdict.message and "e-value" in verdict.message
+    assert verdict.decision == "rollback" and look <= 20
+    assert verdict.code == "RegressionDetected"
+    assert verdict.reason.startswith("errors: challenger ")
+    assert "e-value" in verdict.reason and "M/alpha" in verdict.reason and "ratio" in verdict.reason
+    ev = verdict.evidence[0]
+    assert ev.statistic >= ev.threshold == pytest.approx(1 / (0.05 * 0.75))
+    assert ev.ratio is not None and ev.ratio_low is not None and ev.ratio_low >= 1.1
+    assert ev.log_e_value == pytest.approx(math.log(ev.e_value))
 
 
-def _latency_hist(rng: np.random.Generator, n: int, scale: float) -> list[float]:
-    samples = rng.lognormal(mean=math.log(0.6), sigma=0.5, size=n) * scale
-    counts, _ = np.histogram(samples, bins=[0.0, *EDGES[:-1], np.inf])
-    return counts.astype(float).tolist()
-
-
-def test_fifty_percent_slower_latency_is_rolled_back_with_the_edge_explained() -> None:
+def test_latency_regression_is_rolled_back_and_the_edges_are_explained() -> None:
     rng = np.random.default_rng(5)
-    judge = Judge(
-        JudgeConfig(alpha=0.05, metrics={"latency": MetricConfig(margin=0.1, quantile=0.9)})
-    )
-    for _ in range(60):
-        h = Histogram(EDGES, _latency_hist(rng, 50, 1.5), _latency_hist(rng, 200, 1.0))
-        verdict = judge.observe({"latency": h})
+    judge = Judge(JudgeConfig(alpha=0.05, metrics={"latency": MetricConfig(margin=0.1)}))
+    judge.warm_up({"latency": Histogram(VLLM_E2E, [], _latency(rng, 5000))})
+    for _ in range(120):
+        verdict = judge.observe(
+            {"latency": Histogram(VLLM_E2E, _latency(rng, 100, 1.5), _latency(rng, 400))}
+        )
         if verdict.decision == "rollback":
             break
     assert verdict.decision == "rollback"
-    assert "champion's p" in verdict.evidence[0].detail
+    assert verdict.reason.startswith("latency_p")
+    assert "challenger exceeds" in verdict.reason and "% of requests vs" in verdict.reason
+    testing = [e for e in verdict.evidence if e.status == "testing"]
+    assert {e.group for e in testing} == {"latency"}
+    for e in testing:
+        # The edge and which champion quantile it really is, as asked in the issue.
+        assert e.edge in VLLM_E2E and e.real_quantile is not None
+        assert f"edge {e.edge:g}s is the champion's p" in e.detail
 
 
 def test_identical_latency_is_not_rolled_back_and_promotes_at_the_horizon() -> None:
@@ -115,48 +95,170 @@ def test_identical_latency_is_not_rolled_back_and_promotes_at_the_horizon() -> N
     judge = Judge(
         JudgeConfig(alpha=0.05, metrics={"latency": MetricConfig(margin=0.1)}, promote_early=False)
     )
-    for _ in range(40):
+    judge.warm_up({"latency": Histogram(VLLM_E2E, [], _latency(rng, 3000))})
+    for _ in range(60):
         verdict = judge.observe(
-            {"latency": Histogram(EDGES, _latency_hist(rng, 50, 1.0), _latency_hist(rng, 200, 1.0))}
+            {"latency": Histogram(VLLM_E2E, _latency(rng, 50), _latency(rng, 200))}
         )
-        assert verdict.decision != "rollback"
-    assert judge.finalize().decision == "promote"
+        assert verdict.decision == "continue"
+    final = judge.finalize()
+    assert final.decision == "promote" and final.code == "NoRegressionDetected"
+    assert all("final exact test p=" in e.detail for e in final.evidence if e.status == "testing")
 
 
-def test_no_traffic_is_insufficient_evidence_never_rollback() -> None:
-    judge = Judge(JudgeConfig(alpha=0.05, metrics={"errors": MetricConfig()}))
-    for _ in range(100):
-        verdict = judge.observe({"errors": None})
-        assert verdict.decision == "continue" and verdict.reason == "InsufficientEvidence"
-    zero = judge.observe({"errors": Counts(0, 0, 0, 0)})
-    assert zero.reason == "InsufficientEvidence"
+def test_without_warm_up_the_first_intervals_choose_the_edges_and_are_not_tested() -> None:
+    rng = np.random.default_rng(4)
+    judge = Judge(JudgeConfig(metrics={"latency": MetricConfig()}, warmup_requests=1000))
+    first = judge.observe({"latency": Histogram(VLLM_E2E, _latency(rng, 100), _latency(rng, 600))})
+    assert first.evidence[0].status == "warming-up" and "warming up" in first.reason
+    assert first.code == "AnalysisContinue"  # warming up is progress, not missing data
+    second = judge.observe({"latency": Histogram(VLLM_E2E, _latency(rng, 100), _latency(rng, 600))})
+    assert all(e.challenger_total == 0 for e in second.evidence if e.status == "testing")
+    third = judge.observe({"latency": Histogram(VLLM_E2E, _latency(rng, 100), _latency(rng, 600))})
+    assert any(e.challenger_total == 100 for e in third.evidence if e.status == "testing")
 
 
-def test_sample_ratio_mismatch_is_flagged() -> None:
-    judge = Judge(JudgeConfig(alpha=0.05, metrics={"errors": MetricConfig()}))
-    verdict = judge.observe({"errors": Counts(1, 500, 4, 500)}, expected_share=0.1)
-    assert verdict.sample_ratio_mismatch and verdict.reason == "SampleRatioMismatch"
+def test_coarse_buckets_are_handled_honestly() -> None:
+    """Prometheus' default buckets around a 0.2 s median: p50 cannot be resolved at a 10%
+    latency margin, and each tested edge says which quantile it really is."""
+    median, sigma = 0.2, 0.6
+    cdf = norm.cdf(np.log(np.array(PROM_DEFAULT) / median) / sigma)
+    counts = (np.diff(np.concatenate([[0.0], cdf, [1.0]])) * 1e6).tolist()
+    tests, skipped = edge_plan.plan_with_skips(PROM_DEFAULT, counts, (0.5, 0.9, 0.99), 0.1, 0.0)
+    assert 0.5 in skipped and "too coarse" in skipped[0.5]
+    by_q = {t.wanted_quantile: t for t in tests}
+    assert by_q[0.9].edge == 0.5 and by_q[0.9].real_quantile == pytest.approx(0.937, abs=0.002)
+    assert by_q[0.99].edge == 1.0 and by_q[0.99].real_quantile == pytest.approx(0.996, abs=0.002)
+    for t in tests:
+        # The allowed ratio of slow requests is at least what a challenger exactly 10% slower
+        # would have: the interpolation errs on the side of no false rollback.
+        exact = norm.sf(np.log(t.edge / 1.1 / median) / sigma) / norm.sf(
+            np.log(t.edge / median) / sigma
+        )
+        assert t.null_ratio >= exact
+        assert "is the champion's p" in t.note()
 
 
-def test_state_round_trips_through_json_so_restarts_lose_nothing() -> None:
+def test_an_edge_at_exactly_gamma_times_b_is_used_as_a_pair() -> None:
+    edges = [0.5, 1.0, 1.1, 2.0, 4.0]
+    counts = [100.0, 500.0, 100.0, 250.0, 40.0, 10.0]
+    tests = edge_plan.plan(edges, counts, (0.6,), 0.1, 0.0)  # 40% of requests above 1.0
+    assert tests[0].how == "pair" and tests[0].edge == 1.0 and tests[0].challenger_edge == 1.1
+    assert tests[0].null_ratio == 1.0
+
+
+def test_lower_is_worse_metrics_roll_back_on_a_drop_never_on_a_rise() -> None:
+    rng = np.random.default_rng(6)
+    cfg = JudgeConfig(metrics={"thumbs_up": MetricConfig(direction="lower-is-worse", margin=0.02)})
+    drop, rise = Judge(cfg), Judge(cfg)
+    dropped = False
+    for _ in range(200):
+        v = drop.observe({"thumbs_up": _errors(rng, 0.3, 0.6, 400, 1600)})
+        dropped = dropped or v.decision == "rollback"
+        r = rise.observe({"thumbs_up": _errors(rng, 0.9, 0.6, 400, 1600)})
+        assert r.decision != "rollback"
+    assert dropped
+    assert "≥ 0.98 allowed" in v.reason
+
+
+def test_no_traffic_is_insufficient_evidence_never_a_rollback() -> None:
+    judge = Judge(JudgeConfig(metrics={"errors": MetricConfig(), "latency": MetricConfig()}))
+    for obs in (
+        {"errors": None, "latency": None},
+        {"errors": Counts(0, 0, 0, 0), "latency": Histogram(VLLM_E2E, [0.0] * 22, [0.0] * 22)},
+        {"errors": Counts(5, 0, 1, 100), "latency": None},  # a challenger without requests
+        {"errors": Counts(-3, 10, 1, 100), "latency": None},  # a counter reset
+    ):
+        for _ in range(30):
+            verdict = judge.observe(obs)
+            assert verdict.decision == "continue" and verdict.code == "InsufficientEvidence"
+            assert "insufficient evidence" in verdict.reason
+    final = judge.finalize()
+    assert final.decision == "continue" and final.code == "InsufficientEvidence"
+
+
+def test_sample_ratio_mismatch_is_flagged_against_the_configured_weight() -> None:
+    rng = np.random.default_rng(12)
+    judge = Judge(JudgeConfig(metrics={"errors": MetricConfig()}))
+    verdict = None
+    for _ in range(10):
+        verdict = judge.observe({"errors": _errors(rng, 0.01, 0.01, 300, 700)}, expected_share=0.1)
+    assert verdict is not None and verdict.sample_ratio_mismatch
+    assert verdict.code == "SampleRatioMismatch" and "configured weight is 10.0%" in verdict.reason
+
+
+def test_a_weight_ramp_passed_in_observe_is_no_mismatch() -> None:
+    rng = np.random.default_rng(13)
+    judge = Judge(JudgeConfig(metrics={"errors": MetricConfig()}))
+    for weight in [0.05] * 30 + [0.1] * 30 + [0.25] * 30 + [0.5] * 30:
+        n = int(rng.poisson(1000))
+        nc = int(rng.binomial(n, weight))
+        verdict = judge.observe(
+            {"errors": _errors(rng, 0.01, 0.01, nc, n - nc)}, expected_share=weight
+        )
+        assert not verdict.sample_ratio_mismatch
+
+
+def test_state_round_trips_through_json_so_a_restart_loses_nothing() -> None:
     rng = np.random.default_rng(2)
-    cfg = JudgeConfig(alpha=0.05, metrics={"errors": MetricConfig(margin=0.2)})
+    cfg = JudgeConfig(metrics={"errors": MetricConfig(), "latency": MetricConfig()})
     a = Judge(cfg)
     b = Judge(cfg)
-    for _ in range(10):
-        obs = {"errors": Counts(rng.binomial(100, 0.02), 100, rng.binomial(400, 0.02), 400)}
-        va = a.observe(obs)
+    baseline = {"latency": Histogram(VLLM_E2E, [], _latency(rng, 3000))}
+    a.warm_up(baseline)
+    b.warm_up(baseline)
+    for _ in range(40):
+        obs = {
+            "errors": _errors(rng, 0.02, 0.01),
+            "latency": Histogram(VLLM_E2E, _latency(rng, 100, 1.1), _latency(rng, 400)),
+        }
+        va = a.observe(obs, 0.2)
         b = Judge.from_dict(cfg, json.loads(json.dumps(b.to_dict())))
-        vb = b.observe(obs)
-        assert va.evidence[0].statistic == pytest.approx(vb.evidence[0].statistic)
+        vb = b.observe(obs, 0.2)
+        assert (va.decision, va.reason) == (vb.decision, vb.reason)
+        assert [e.to_dict() for e in va.evidence] == [e.to_dict() for e in vb.evidence]
+    assert json.loads(json.dumps(a.to_dict())) == a.to_dict()
+    assert len(json.dumps(a.to_dict())) < 4000  # four tests' grids and counts
+
+
+def test_promotes_early_once_every_metric_is_shown_within_its_margin() -> None:
+    rng = np.random.default_rng(14)
+    judge = Judge(JudgeConfig(metrics={"errors": MetricConfig(margin=0.2)}))
+    verdict = None
+    for _ in range(300):
+        verdict = judge.observe({"errors": _errors(rng, 0.05, 0.05, 2000, 8000)}, 0.2)
+        if verdict.decision != "continue":
+            break
+    assert verdict is not None and verdict.decision == "promote"
+    assert verdict.evidence[0].ratio_high is not None and verdict.evidence[0].ratio_high <= 1.2
+
+
+def test_final_look_is_an_exact_binomial_test_on_pooled_counts() -> None:
+    judge = Judge(
+        JudgeConfig(alpha=0.05, metrics={"errors": MetricConfig(margin=0.0)}, promote_early=False)
+    )
+    for _ in range(30):
+        judge.observe({"errors": Counts(2, 100, 4, 400)}, 0.2)  # ratio 2, small counts
+    final = judge.finalize()
+    expected = binomtest(60, 180, 0.2, alternative="greater").pvalue  # same share each time
+    assert f"p={expected:.3g}" in final.evidence[0].detail
+    assert final.decision == ("rollback" if expected < 0.05 * 0.25 else "promote")
+
+
+def test_m_is_fixed_from_the_configuration() -> None:
+    cfg = JudgeConfig(alpha=0.05, metrics={f"m{i}": MetricConfig() for i in range(4)})
+    verdict = Judge(cfg).observe({"m0": Counts(1, 10, 1, 40)})
+    assert verdict.evidence[0].threshold == pytest.approx(4 / (0.05 * 0.75))
 
 
 def test_observe_costs_well_under_a_millisecond_for_ten_metrics() -> None:
-    cfg = JudgeConfig(alpha=0.05, metrics={f"m{i}": MetricConfig() for i in range(10)})
+    rng = np.random.default_rng(15)
+    cfg = JudgeConfig(metrics={f"m{i}": MetricConfig() for i in range(10)})
     judge = Judge(cfg)
-    obs = {f"m{i}": Counts(2, 100, 8, 400) for i in range(10)}
+    batch = [{f"m{i}": _errors(rng, 0.02, 0.02) for i in range(10)} for _ in range(300)]
+    judge.observe(batch[0], 0.2)
     start = time.perf_counter()
-    for _ in range(200):
-        judge.observe(obs)
-    per_call = (time.perf_counter() - start) / 200
-    assert per_call < 0.001, per_call
+    for obs in batch:
+        judge.observe(obs, 0.2)
+    per_call = (time.perf_counter() - start) / len(batch)
+    assert per_call < 0.001, per_call  # measured ≈ 0.25 ms on the 2-core CI machine

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 
 from champion.api.v1alpha1.modelversion import Stage
 from champion.api.v1alpha1.rollout import EvalGate, Phase, RolloutSpec, RolloutStatus
-from champion.domain.judge import Counts
+from champion.domain.judge import Counts, Judge
 from champion.domain.placement import Admission
-from champion.domain.rollout.machine import decide
+from champion.domain.rollout.machine import decide, judge_config
 from champion.domain.rollout.observations import EvalState, Observations, VersionFacts
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
@@ -76,6 +76,10 @@ def status(
 
 ERRORS_OK = {"errors": Counts(1, 100, 10, 1000)}
 ERRORS_BAD = {"errors": Counts(30, 100, 10, 1000)}
+# The judge's state after one healthy interval: the horizon has evidence to promote on.
+_judge = Judge(judge_config(SPEC))
+_judge.observe(ERRORS_OK, expected_share=0.5)
+SEEN_ERRORS_OK = _judge.to_dict()
 
 
 @pytest.mark.parametrize(
@@ -173,7 +177,7 @@ ERRORS_BAD = {"errors": Counts(30, 100, 10, 1000)}
         ),
         (
             "last step ends in promotion",
-            status(Phase.CANARY, step=1),
+            status(Phase.CANARY, step=1, analysisState=SEEN_ERRORS_OK),
             Observations(facts("v1", "v2")),
             61,
             Phase.SUCCEEDED,
@@ -259,9 +263,17 @@ def test_transitions(
 
 
 def test_promotion_retires_the_old_champion_and_updates_stages() -> None:
-    d = decide(
+    looked = decide(
         SPEC,
         status(Phase.CANARY, step=1),
+        Observations(facts("v1", "v2"), metrics=ERRORS_OK),
+        T0 + timedelta(seconds=30),
+        1,
+    )
+    assert looked.status.phase == Phase.CANARY
+    d = decide(
+        SPEC,
+        looked.status,
         Observations(facts("v1", "v2")),
         T0 + timedelta(seconds=61),
         1,
@@ -273,6 +285,24 @@ def test_promotion_retires_the_old_champion_and_updates_stages() -> None:
         SPEC, d.status, Observations(facts("v1", "v2")), T0 + timedelta(seconds=61 + 301), 1
     )
     assert later.status.retired == [] and "v1" not in later.children
+
+
+@pytest.mark.parametrize(
+    ("action", "phase"), [("rollback", Phase.ROLLED_BACK), ("pause", Phase.PAUSED)]
+)
+def test_the_horizon_without_any_data_never_promotes(action: str, phase: Phase) -> None:
+    spec = SPEC.model_copy(deep=True)
+    spec.analysis.on_inconclusive = action  # type: ignore[assignment]
+    d = decide(
+        spec,
+        status(Phase.CANARY, step=1),
+        Observations(facts("v1", "v2")),
+        T0 + timedelta(seconds=61),
+        1,
+    )
+    assert d.status.phase == phase and d.status.champion == "v1"
+    assert "no metric ever had traffic" in d.status.message
+    assert f"onInconclusive={action}" in d.status.message
 
 
 def test_prometheus_down_rolls_back_only_after_max_inconclusive() -> None:

@@ -1,38 +1,83 @@
-"""The judge: per-interval counts in, a decision with its evidence out. Pure and serialisable."""
+"""The judge: per-interval counts in, a decision with its evidence out. Pure and serialisable.
+
+Alpha is spent in two parts: `alpha·(1 − final_look_share)` by the sequential
+e-processes (each metric rolls back when its e-value reaches M/that), the rest
+by the exact tests of `finalize`. By Ville's inequality and a union bound the
+chance of rolling back a challenger that is within every margin stays below
+alpha however many times `observe` is called. A histogram metric tests several
+edges; its e-value is their mean, itself an e-value, so it counts once in M.
+"""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from itertools import accumulate
 from typing import Any
 
-from scipy.stats import binomtest
+import numpy as np
 
-from champion.domain.judge import evalue
-from champion.domain.judge.histograms import choose_edges, exceedances
+from champion.api.v1alpha1 import reasons
+from champion.domain.judge import edges as edge_plan
+from champion.domain.judge import eprocess, explain
+from champion.domain.judge.final import p_value
 from champion.domain.judge.types import (
     Counts,
     Evidence,
+    Histogram,
     JudgeConfig,
+    MetricConfig,
     Observation,
     Verdict,
 )
 
+STATE_VERSION = 2
+
+
+def _fresh_state() -> dict[str, Any]:
+    return {"v": STATE_VERSION, "M": 0, "looks": 0, "metrics": {}, "srm": None}
+
+
+def _new_test(rho0: float, higher: bool, **extra: Any) -> dict[str, Any]:
+    return {
+        "rho0": rho0,
+        "higher": higher,
+        "ll": [0.0] * eprocess.GRID,
+        "cum": [0.0, 0.0, 0.0, 0.0],
+        "fin": [0.0, 0.0, 0.0],
+        **extra,
+    }
+
+
+def null_ratio(cfg: MetricConfig) -> tuple[float, bool]:
+    """(ρ0, higher_is_worse) for a counts metric."""
+    if cfg.direction == "lower-is-worse":
+        return max(1e-6, 1.0 - cfg.margin), False
+    return 1.0 + cfg.margin, True
+
+
+def counts_valid(c: Counts) -> bool:
+    values = (c.challenger_events, c.challenger_total, c.champion_events, c.champion_total)
+    return (
+        all(math.isfinite(v) and v >= 0 for v in values)
+        and c.challenger_events <= c.challenger_total * (1 + 1e-9) + 1e-9
+        and c.champion_events <= c.champion_total * (1 + 1e-9) + 1e-9
+    )
+
 
 class Judge:
-    """Anytime-valid sequential comparison of a challenger with its champion.
-
-    `observe` may be called at any cadence, as often as wanted: the chance of a
-    false rollback over the whole rollout stays below `alpha` (the sequential
-    part gets `alpha·(1 − final_look_share)`, the planned final look the rest,
-    each split evenly across the M metrics).
-    """
+    """Anytime-valid sequential comparison of a challenger with its champion."""
 
     def __init__(self, config: JudgeConfig, state: dict[str, Any] | None = None) -> None:
         self.config = config
-        self.state: dict[str, Any] = state if state is not None else {"metrics": {}, "looks": 0}
+        if not state or state.get("v") != STATE_VERSION:
+            # An older or missing state starts afresh: evidence is lost, validity is not.
+            state = _fresh_state()
+        self.state: dict[str, Any] = state
 
-    # --- persistence -----------------------------------------------------------------
+    # --- persistence -------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
+        """The whole state as JSON types (dicts, lists, floats, strings, bools)."""
         return self.state
 
     @classmethod
@@ -40,200 +85,473 @@ class Judge:
         return cls(config, state)
 
     # --- helpers -----------------------------------------------------------------------
-    def _m(self) -> int:
-        return max(1, len(self.config.metrics) or len(self.state["metrics"]) or 1)
+    def _fix_m(self, names: list[str]) -> int:
+        if not self.state["M"]:
+            self.state["M"] = max(1, len(self.config.metrics) or len(names))
+        return int(self.state["M"])
+
+    @property
+    def m(self) -> int:
+        return max(1, int(self.state["M"]) or len(self.config.metrics) or 1)
 
     def sequential_threshold(self) -> float:
-        return self._m() / (self.config.alpha * (1.0 - self.config.final_look_share))
+        return self.m / self.config.alpha_sequential
 
-    def _metric_state(self, name: str) -> dict[str, Any]:
-        ms: dict[str, Any] = self.state["metrics"].setdefault(name, {})
-        ms.setdefault("bad", [0.0] * len(evalue.WORSE_GRID))
-        ms.setdefault("good", [0.0] * len(evalue.BETTER_GRID))
-        ms.setdefault("cum", [0.0, 0.0, 0.0, 0.0])
-        ms.setdefault("shares", [0.0, 0.0])  # sum of share*m and m, for the final look
+    def _metric(self, name: str, kind: str) -> dict[str, Any]:
+        ms: dict[str, Any] = self.state["metrics"].setdefault(name, {"kind": kind, "tests": {}})
         return ms
 
-    def _to_counts(
-        self, name: str, obs: Observation, ms: dict[str, Any]
-    ) -> tuple[Counts | None, str]:
-        if obs is None:
-            return None, "no data"
-        if isinstance(obs, Counts):
-            return obs, ""
-        cfg = self.config.metric(name)
-        choice = ms.get("edges")
-        if choice is None:
-            warm = ms.setdefault("warmup", [0.0] * len(obs.champion_counts))
-            if len(warm) != len(obs.champion_counts):
-                warm = [0.0] * len(obs.champion_counts)
-            warm = [a + b for a, b in zip(warm, obs.champion_counts, strict=True)]
-            ms["warmup"] = warm
-            picked = choose_edges(obs.edges, warm, cfg.quantile, cfg.margin)
-            if picked is None:
-                return (
-                    None,
-                    "warming up: choosing the latency edge from the champion's distribution",
-                )
-            ms["edges"] = [picked.champion_index, picked.challenger_index, picked.real_quantile]
-            ms["edge_detail"] = picked.describe(obs.edges, cfg.quantile)
-            choice = ms["edges"]
-        from champion.domain.judge.histograms import EdgeChoice
-
-        return exceedances(
-            obs, EdgeChoice(int(choice[0]), int(choice[1]), float(choice[2]))
-        ), ms.get("edge_detail", "")
-
-    def _null_ratio(self, name: str) -> tuple[float, bool]:
-        cfg = self.config.metric(name)
-        worse_is_higher = cfg.direction == "higher-is-worse"
-        if isinstance(self.state["metrics"].get(name, {}).get("edges"), list):
-            return 1.0, True  # the margin is already in the challenger's higher edge
-        return (1.0 + cfg.margin, True) if worse_is_higher else (max(1e-6, 1.0 - cfg.margin), False)
-
-    # --- the per-interval look -------------------------------------------------------------
-    def observe(
-        self, observations: dict[str, Observation], expected_share: float | None = None
-    ) -> Verdict:
-        self.state["looks"] = int(self.state.get("looks", 0)) + 1
-        threshold = self.sequential_threshold()
-        evidence: list[Evidence] = []
-        seen_data = False
-        srm = False
+    # --- warm-up ------------------------------------------------------------------------
+    def warm_up(self, observations: Mapping[str, Observation]) -> None:
+        """Feeds the champion's histograms from before the canary (or any window not tested
+        afterwards); their edges are chosen once `warmup_requests` have been seen."""
+        self._fix_m(list(observations))
         for name, obs in observations.items():
-            ms = self._metric_state(name)
-            counts, detail = self._to_counts(name, obs, ms)
-            if counts is not None and counts.challenger_total > 0 and counts.champion_total > 0:
-                seen_data = True
-                ratio0, higher_is_worse = self._null_ratio(name)
-                share = counts.challenger_total / (counts.challenger_total + counts.champion_total)
-                x, m = counts.challenger_events, counts.challenger_events + counts.champion_events
-                bad_grid = evalue.WORSE_GRID if higher_is_worse else evalue.BETTER_GRID
-                good_grid = evalue.BETTER_GRID if higher_is_worse else evalue.WORSE_GRID
-                ms["bad"] = evalue.update(
-                    ms["bad"][: len(bad_grid)] + [0.0] * (len(bad_grid) - len(ms["bad"])),
-                    bad_grid,
-                    x,
-                    m,
-                    share,
-                    ratio0,
-                )
-                ms["good"] = evalue.update(
-                    ms["good"][: len(good_grid)] + [0.0] * (len(good_grid) - len(ms["good"])),
-                    good_grid,
-                    x,
-                    m,
-                    share,
-                    ratio0,
-                )
-                cum = ms["cum"]
-                ms["cum"] = [
-                    cum[0] + x,
-                    cum[1] + counts.challenger_total,
-                    cum[2] + counts.champion_events,
-                    cum[3] + counts.champion_total,
-                ]
-                ms["shares"] = [ms["shares"][0] + share * m, ms["shares"][1] + m]
-                if expected_share is not None and 0 < expected_share < 1 and not srm:
-                    n = counts.challenger_total + counts.champion_total
-                    if n >= 100:
-                        p = binomtest(
-                            round(counts.challenger_total), round(n), expected_share
-                        ).pvalue
-                        srm = bool(p < self.config.srm_alpha)
-            evidence.append(self._evidence(name, ms, threshold, detail))
-        rollback = [e for e in evidence if e.statistic >= threshold]
-        if rollback:
-            worst = max(rollback, key=lambda e: e.statistic)
-            return Verdict("rollback", "RegressionDetected", self._explain(worst), evidence, srm)
-        if srm:
+            if isinstance(obs, Histogram):
+                self._warm(name, obs)
+
+    def _warm(self, name: str, h: Histogram) -> bool:
+        """Adds a histogram's champion counts to the warm-up; True once edges are chosen."""
+        ms = self._metric(name, "histogram")
+        if ms.get("planned"):
+            return True
+        finite, counts = edge_plan.normalise(h.edges, h.champion_counts)
+        if ms.get("edges") != finite:
+            ms["edges"], ms["warm"] = finite, [0.0] * len(counts)
+        ms["warm"] = [a + b for a, b in zip(ms["warm"], counts, strict=True)]
+        if sum(ms["warm"]) < self.config.warmup_requests:
+            return False
+        cfg = self.config.metric(name)
+        latency_margin, rate_margin = cfg.histogram_margins()
+        higher = cfg.direction != "lower-is-worse"
+        planned, skipped = edge_plan.plan_with_skips(
+            finite, ms["warm"], cfg.quantiles, latency_margin, rate_margin, higher
+        )
+        ms["untested"] = {edge_plan.EdgeTest.label(name, q): why for q, why in skipped.items()}
+        ms["planned"] = True
+        ms["warmup_total"] = sum(ms["warm"])
+        del ms["warm"]
+        for t in planned:
+            ms["tests"][t.name(name)] = _new_test(
+                t.null_ratio,
+                True,  # counts beyond the edge on the bad side: more is worse
+                edge=t.edge,
+                cedge=t.challenger_edge,
+                q=t.wanted_quantile,
+                rq=t.real_quantile,
+                how=t.how,
+            )
+        if not planned:
+            ms["note"] = "no bucket edge separates the champion's requests: untestable"
+        return True
+
+    # --- the per-interval look -----------------------------------------------------------
+    def observe(
+        self, observations: Mapping[str, Observation], expected_share: float | None = None
+    ) -> Verdict:
+        """One analysis interval. `expected_share` is the configured weight of the challenger
+        as a fraction (0.1 for a 10% canary step) for the sample-ratio check; None skips it."""
+        m = self._fix_m(list(observations))
+        self.state["looks"] = int(self.state["looks"]) + 1
+        pending: list[tuple[dict[str, Any], float, float, float, float]] = []
+        notes: dict[str, str] = {}
+        for name, obs in observations.items():
+            self._collect(name, obs, pending, notes)
+        self._update(pending)
+        srm = self._srm(observations, expected_share)
+        evidence, stats = self._evidence(observations, notes)
+        threshold = self.sequential_threshold()
+        log_threshold = math.log(threshold)
+
+        worst_group = max(stats, key=lambda g: stats[g], default=None)
+        if worst_group is not None and stats[worst_group] >= log_threshold:
+            tests = [e for e in evidence if e.group == worst_group and e.status == "testing"]
+            top = max(tests, key=lambda e: e.log_e_value)
+            return Verdict(
+                "rollback",
+                explain.regression(top, m),
+                evidence,
+                reasons.REGRESSION_DETECTED,
+                srm is not None,
+            )
+        if srm is not None:
+            return Verdict("continue", srm, evidence, reasons.SAMPLE_RATIO_MISMATCH, True)
+        warming = [e.metric for e in evidence if e.status == "warming-up"]
+        if not pending and warming and self.state.get("warm_seen"):
+            self.state["warm_seen"] = False
             return Verdict(
                 "continue",
-                "SampleRatioMismatch",
-                "observed traffic split differs from the configured weight: routing may be broken; holding",
+                f"warming up: choosing the latency edges of {', '.join(warming)} from the "
+                "champion's requests; nothing is tested yet",
                 evidence,
-                True,
+                reasons.ANALYSIS_CONTINUE,
+            )
+        if not pending:
+            return Verdict(
+                "continue",
+                "insufficient evidence: no traffic or no data for any metric in this interval; "
+                "holding (no data is never a reason to roll back)",
+                evidence,
+                reasons.INSUFFICIENT_EVIDENCE,
+            )
+        if self.config.promote_early and self._all_within(evidence):
+            shown = ", ".join(
+                f"{e.metric} {e.ratio_high:.3g}" if e.ratio_high is not None else e.metric
+                for e in evidence
+                if e.status == "testing"
+            )
+            return Verdict(
+                "promote",
+                "every metric is shown within its margin (upper confidence bounds of the rate "
+                f"ratios: {shown})",
+                evidence,
+                reasons.NO_REGRESSION,
+            )
+        if worst_group is None:
+            strongest = "no metric is being tested yet"
+        else:
+            strongest = (
+                f"largest e-value {explain.num(eprocess.to_e(stats[worst_group]))} "
+                f"({worst_group}) of {explain.num(threshold)} needed"
+            )
+        extra = f"; warming up: {', '.join(warming)}" if warming else ""
+        return Verdict(
+            "continue",
+            f"no regression detected so far: {strongest}{extra}",
+            evidence,
+            reasons.ANALYSIS_CONTINUE,
+        )
+
+    def _collect(
+        self,
+        name: str,
+        obs: Observation,
+        pending: list[tuple[dict[str, Any], float, float, float, float]],
+        notes: dict[str, str],
+    ) -> None:
+        if obs is None:
+            notes[name] = "no data in this interval"
+            return
+        if isinstance(obs, Counts):
+            ms = self._metric(name, "counts")
+            if not counts_valid(obs):
+                notes[name] = "inconsistent counts (negative, or more events than total): skipped"
+                return
+            if obs.challenger_total <= 0 or obs.champion_total <= 0:
+                notes[name] = "a version had no traffic in this interval"
+                return
+            test = ms["tests"].get(name)
+            if test is None:
+                rho0, higher = null_ratio(self.config.metric(name))
+                test = ms["tests"][name] = _new_test(rho0, higher)
+            pending.append(
+                (
+                    test,
+                    float(obs.challenger_events),
+                    float(obs.challenger_total),
+                    float(obs.champion_events),
+                    float(obs.champion_total),
+                )
+            )
+            return
+        ms = self._metric(name, "histogram")
+        if not ms.get("planned"):
+            try:
+                # An interval that completes the warm-up chose the edges: it is not tested too.
+                done = self._warm(name, obs)
+            except ValueError as err:
+                notes[name] = str(err)
+                return
+            self.state["warm_seen"] = self.state.get("warm_seen") or bool(sum(obs.champion_counts))
+            notes[name] = (
+                "edges chosen from the champion's warm-up; testing from the next interval"
+                if done
+                else "warming up: choosing the edges from the champion's distribution"
+            )
+            return
+        finite = [float(e) for e in obs.edges if math.isfinite(e)]
+        c, b = obs.challenger_counts, obs.champion_counts
+        if len(c) != len(finite) + 1 or len(b) != len(finite) + 1:
+            notes[name] = f"histogram has {len(finite)} finite edges but {len(c)}/{len(b)} counts"
+            return
+        index = {e: k for k, e in enumerate(finite)}
+        tests = ms["tests"].values()
+        if any(t["edge"] not in index or t["cedge"] not in index for t in tests):
+            notes[name] = "the bucket edges changed since they were chosen: skipped"
+            return
+        higher = self.config.metric(name).direction != "lower-is-worse"
+        cum_c = list(accumulate(max(0.0, float(v)) for v in c))
+        cum_b = list(accumulate(max(0.0, float(v)) for v in b))
+        nc, nb = cum_c[-1], cum_b[-1]
+        if nc <= 0 or nb <= 0:
+            notes[name] = "a version had no traffic in this interval"
+            return
+        for t in tests:
+            i, j = index[t["cedge"]], index[t["edge"]]
+            x = nc - cum_c[i] if higher else cum_c[i]
+            y = nb - cum_b[j] if higher else cum_b[j]
+            pending.append((t, x, nc, y, nb))
+
+    @staticmethod
+    def _update(pending: list[tuple[dict[str, Any], float, float, float, float]]) -> None:
+        if not pending:
+            return
+        x = np.array([p[1] for p in pending])
+        nc = np.array([p[2] for p in pending])
+        y = np.array([p[3] for p in pending])
+        nb = np.array([p[4] for p in pending])
+        rho0 = np.array([p[0]["rho0"] for p in pending])
+        share = nc / (nc + nb)
+        events = x + y
+        ll = eprocess.update([p[0]["ll"] for p in pending], x, events, share, rho0)
+        null_p = eprocess.share_to_p(share, rho0)
+        # Six decimals of log-likelihood are plenty (e-values to 1e-6 relative) and halve the
+        # state kept in the Rollout's status.
+        ll = np.round(ll, 6)
+        xs, ncs, ys, nbs = x.tolist(), nc.tolist(), y.tolist(), nb.tolist()
+        ms, ps = events.tolist(), (events * null_p).tolist()
+        for k, (test, *_) in enumerate(pending):
+            test["ll"] = ll[k].tolist()
+            cum = test["cum"]
+            test["cum"] = [cum[0] + xs[k], cum[1] + ncs[k], cum[2] + ys[k], cum[3] + nbs[k]]
+            fin = test["fin"]
+            test["fin"] = [fin[0] + xs[k], fin[1] + ms[k], fin[2] + ps[k]]
+
+    def _srm(self, observations: Mapping[str, Observation], expected: float | None) -> str | None:
+        """Anytime-valid sample-ratio check: the challenger's requests given the total are
+        Binomial(total, configured share) when routing works; the same mixture e-process,
+        two-sided, around a ratio of 1. Returns the reason once flagged (it stays flagged)."""
+        srm = self.state.get("srm") or {"ll": [0.0] * eprocess.GRID, "n": [0.0, 0.0]}
+        if expected is not None and 0.0 < expected < 1.0:
+            split = self._split(observations)
+            if split is not None:
+                nc, nb = split
+                srm["ll"] = eprocess.update(srm["ll"], nc, nc + nb, expected, 1.0).tolist()
+                srm["n"] = [srm["n"][0] + nc, srm["n"][1] + nc + nb]
+                srm["expected"] = expected
+        self.state["srm"] = srm
+        log_e = float(eprocess.log_e_two_sided(srm["ll"]))
+        if log_e >= math.log(1.0 / self.config.srm_alpha):
+            srm["flag"] = True
+        if not srm.get("flag"):
+            return None
+        got = srm["n"][0] / srm["n"][1] if srm["n"][1] else 0.0
+        return (
+            f"sample-ratio mismatch: the challenger got {got:.1%} of {explain.num(srm['n'][1])} "
+            f"requests where the configured weight is {srm.get('expected', 0.0):.1%} "
+            f"(e-value {explain.num(eprocess.to_e(log_e))} ≥ {explain.num(1 / self.config.srm_alpha)}): "
+            "routing may be broken; holding"
+        )
+
+    def _split(self, observations: Mapping[str, Observation]) -> tuple[float, float] | None:
+        """Requests per version this interval: from the first histogram (every request is
+        in it), else the first counts metric, in configuration order. The choice depends on
+        which metrics are present, never on their values, so the check stays valid."""
+        order = list(dict.fromkeys([*self.config.metrics, *observations]))
+        present = [observations.get(n) for n in order]
+        for obs in present:
+            if isinstance(obs, Histogram):
+                nc = sum(max(0.0, float(v)) for v in obs.challenger_counts)
+                nb = sum(max(0.0, float(v)) for v in obs.champion_counts)
+                return (nc, nb) if nc + nb > 0 else None
+        for obs in present:
+            if isinstance(obs, Counts) and counts_valid(obs):
+                total = obs.challenger_total + obs.champion_total
+                return (obs.challenger_total, obs.champion_total) if total > 0 else None
+        return None
+
+    # --- evidence --------------------------------------------------------------------------
+    def _evidence(
+        self, observations: Mapping[str, Observation], notes: dict[str, str]
+    ) -> tuple[list[Evidence], dict[str, float]]:
+        names = list(
+            dict.fromkeys(
+                [*self.config.metrics, *observations, *self.state["metrics"]],
+            )
+        )
+        threshold = self.sequential_threshold()
+        rows: list[tuple[str, str, dict[str, Any] | None]] = []
+        untested: list[Evidence] = []
+        for name in names:
+            ms = self.state["metrics"].get(name)
+            if ms is None or not ms["tests"]:
+                rows.append((name, name, None))
+                continue
+            for test_name, test in ms["tests"].items():
+                rows.append((name, test_name, test))
+        for name in names:
+            ms = self.state["metrics"].get(name)
+            for label, why in ((ms or {}).get("untested") or {}).items():
+                if ms and ms["tests"]:
+                    untested.append(
+                        Evidence(
+                            label,
+                            0,
+                            0,
+                            0,
+                            0,
+                            1.0,
+                            threshold,
+                            group=name,
+                            status="untested",
+                            note=f"not tested: {why}",
+                        )
+                    )
+        tested = [t for _, _, t in rows if t is not None]
+        stats: dict[str, float] = {}
+        if tested:
+            ll = np.array([t["ll"] for t in tested])
+            higher = np.array([t["higher"] for t in tested])
+            rho0 = np.array([t["rho0"] for t in tested])
+            worse = eprocess.log_e_worse(ll, higher).tolist()
+            better = eprocess.log_e_better(ll, higher).tolist()
+            # The bounds use the rollback threshold on the bad side and the promote one on
+            # the good side, so they agree with the decisions.
+            log_bad = math.log(self.sequential_threshold())
+            q = np.array(
+                [len(self.state["metrics"][g]["tests"]) for g, _, t in rows if t is not None]
+            )
+            log_good = np.log(self.m * q / self.config.alpha)
+            up = np.where(higher, log_bad, log_good)
+            down = np.where(higher, log_good, log_bad)
+            low, high = eprocess.bounds(ll, rho0, up, down)
+            lows, highs = low.tolist(), high.tolist()
+            k = 0
+            group_logs: dict[str, list[float]] = {}
+            for group, _, t in rows:
+                if t is not None:
+                    group_logs.setdefault(group, []).append(worse[k])
+                    k += 1
+            for group, logs in group_logs.items():
+                top = max(logs)
+                stats[group] = top + math.log(sum(math.exp(v - top) for v in logs) / len(logs))
+        evidence: list[Evidence] = []
+        k = 0
+        for group, test_name, t in rows:
+            ms = self.state["metrics"].get(group)
+            note = notes.get(group, "")
+            if t is None:
+                if ms is not None and ms.get("kind") == "histogram" and not ms.get("planned"):
+                    status, note = "warming-up", note or "warming up"
+                elif ms is not None and ms.get("planned"):
+                    status, note = "untestable", ms.get("note", "")
+                else:
+                    status = "no-data"
+                evidence.append(
+                    Evidence(
+                        test_name,
+                        0,
+                        0,
+                        0,
+                        0,
+                        1.0,
+                        threshold,
+                        group=group,
+                        status=status,
+                        note=note,
+                    )
+                )
+                continue
+            xc, nc, yb, nb = t["cum"]
+            ratio = (xc / nc) / (yb / nb) if nc and nb and yb else None
+            ev = Evidence(
+                metric=test_name,
+                challenger_events=xc,
+                challenger_total=nc,
+                champion_events=yb,
+                champion_total=nb,
+                statistic=eprocess.to_e(stats[group]),
+                threshold=threshold,
+                e_value=eprocess.to_e(worse[k]),
+                log_e_value=worse[k],
+                safety=eprocess.to_e(better[k]),
+                null_ratio=t["rho0"],
+                ratio=ratio,
+                ratio_low=None if math.isnan(lows[k]) else lows[k],
+                ratio_high=None if math.isnan(highs[k]) else highs[k],
+                group=group,
+                edge=t.get("edge"),
+                challenger_edge=t.get("cedge"),
+                wanted_quantile=t.get("q"),
+                real_quantile=t.get("rq"),
+            )
+            k += 1
+            if "edge" in t:
+                cfg = self.config.metric(group)
+                ev.how, ev.unit = t["how"], cfg.unit
+                ev.higher_is_worse = cfg.direction != "lower-is-worse"
+            ev.note = note
+            evidence.append(ev)
+        return evidence + untested, stats
+
+    def _all_within(self, evidence: list[Evidence]) -> bool:
+        """The promote rule: every configured metric is tested and every one of its tests is
+        shown within its margin at level alpha/M (split over a histogram's edges)."""
+        groups: dict[str, list[Evidence]] = {}
+        for e in evidence:
+            if e.status != "untested":  # quantiles the buckets cannot resolve: said, not held
+                groups.setdefault(e.group, []).append(e)
+        if len(groups) < self.m:
+            return False
+        for tests in groups.values():
+            if any(e.status != "testing" for e in tests):
+                return False
+            needed = self.m * len(tests) / self.config.alpha
+            if any(e.safety < needed for e in tests):
+                return False
+        return True
+
+    # --- the planned last look ---------------------------------------------------------------
+    def finalize(self) -> Verdict:
+        """The planned final look at the end of the horizon: an exact binomial test per
+        test on the pooled counts, at alpha·final_look_share / M (split over a histogram's
+        edges). Promotes when nothing is rejected; never rolls back without data."""
+        evidence, _ = self._evidence({}, {})
+        alpha_metric = self.config.alpha_final / self.m
+        failed: list[tuple[float, Evidence, float]] = []
+        seen_data = False
+        for e in evidence:
+            ms = self.state["metrics"].get(e.group)
+            t = ms["tests"].get(e.metric) if ms else None
+            if t is None:
+                continue
+            sx, sm, smp = t["fin"]
+            if sm <= 0:
+                continue
+            seen_data = True
+            level = alpha_metric / len(ms["tests"]) if ms else alpha_metric
+            p = float(p_value(sx, sm, smp / sm, t["higher"]))
+            e.note = "; ".join(
+                filter(None, [e.note, f"final exact test p={p:.3g} (needs < {level:.3g})"])
+            )
+            if p < level:
+                failed.append((p, e, level))
+        if failed:
+            p, worst, level = min(failed, key=lambda f: f[0])
+            return Verdict(
+                "rollback",
+                f"final look: {explain.seen(worst)}; exact binomial test p={p:.2g} < {level:.2g})",
+                evidence,
+                reasons.REGRESSION_DETECTED,
+            )
+        if not seen_data and not self.config.metrics and not self.state["metrics"]:
+            return Verdict(
+                "promote",
+                "horizon reached; no analysis metrics are configured",
+                evidence,
+                reasons.NO_REGRESSION,
             )
         if not seen_data:
             return Verdict(
                 "continue",
-                "InsufficientEvidence",
-                "no traffic or no data for any metric in this interval: holding, never failing",
+                "insufficient evidence at the horizon: no metric ever had traffic on both versions; "
+                "neither promoting nor rolling back on no data",
                 evidence,
-            )
-        if (
-            self.config.promote_early
-            and evidence
-            and all(e.safety >= self._m() / self.config.alpha for e in evidence)
-        ):
-            return Verdict(
-                "promote",
-                "NoRegressionDetected",
-                "every metric is shown within its margin",
-                evidence,
-            )
-        return Verdict("continue", "AnalysisContinue", "no regression detected yet", evidence)
-
-    def finalize(self) -> Verdict:
-        """The planned final look: an exact conditional binomial test per metric on pooled counts."""
-        alpha_final = self.config.alpha * self.config.final_look_share / self._m()
-        evidence: list[Evidence] = []
-        failed: list[tuple[Evidence, float]] = []
-        for name, ms in self.state["metrics"].items():
-            ev = self._evidence(name, ms, self.sequential_threshold(), ms.get("edge_detail", ""))
-            x, m = ms["cum"][0], ms["cum"][0] + ms["cum"][2]
-            if m >= self.config.min_events and ms["shares"][1] > 0:
-                share = ms["shares"][0] / ms["shares"][1]
-                ratio0, higher_is_worse = self._null_ratio(name)
-                p0 = evalue.share_to_p(share, ratio0)
-                alternative = "greater" if higher_is_worse else "less"
-                pvalue = binomtest(round(x), round(m), p0, alternative=alternative).pvalue
-                ev.detail = (
-                    f"{ev.detail}; final exact test p={pvalue:.3g} vs {alpha_final:.3g}".strip("; ")
-                )
-                if pvalue < alpha_final:
-                    failed.append((ev, pvalue))
-            evidence.append(ev)
-        if failed:
-            worst, pvalue = min(failed, key=lambda t: t[1])
-            return Verdict(
-                "rollback",
-                "RegressionDetected",
-                f"final look: {worst.metric} worse than its margin (exact test p={pvalue:.2g} < {alpha_final:.2g})",
-                evidence,
+                reasons.INSUFFICIENT_EVIDENCE,
             )
         return Verdict(
             "promote",
-            "NoRegressionDetected",
-            "horizon reached with no regression detected",
+            "horizon reached with no regression detected (sequential e-values and the final exact tests)",
             evidence,
+            reasons.NO_REGRESSION,
         )
-
-    # --- reporting ---------------------------------------------------------------------------
-    def _evidence(self, name: str, ms: dict[str, Any], threshold: float, detail: str) -> Evidence:
-        cum = ms["cum"]
-        return Evidence(
-            metric=name,
-            challenger_events=cum[0],
-            challenger_total=cum[1],
-            champion_events=cum[2],
-            champion_total=cum[3],
-            statistic=_finite(evalue.mixture(ms["bad"])),
-            threshold=threshold,
-            safety=_finite(evalue.mixture(ms["good"])),
-            detail=detail,
-        )
-
-    def _explain(self, ev: Evidence) -> str:
-        rc = ev.challenger_events / ev.challenger_total if ev.challenger_total else 0.0
-        rb = ev.champion_events / ev.champion_total if ev.champion_total else 0.0
-        ratio = (rc / rb) if rb > 0 else math.inf
-        what = f" ({ev.detail})" if ev.detail else ""
-        return (
-            f"{ev.metric}: challenger {rc:.2%} of requests vs champion {rb:.2%} "
-            f"(ratio {ratio:.2f}; e-value {ev.statistic:.3g} ≥ {ev.threshold:.3g} = M/alpha){what}"
-        )
-
-
-def _finite(value: float) -> float:
-    return 1e300 if math.isinf(value) else value

@@ -395,13 +395,17 @@ class _Tick:
         judge = Judge.from_dict(judge_config(self.spec), copy.deepcopy(self.s.analysis_state))
         verdict = judge.finalize()
         self.verdict = verdict
-        self.record(verdict.decision, verdict.reason, verdict.message, verdict)
+        self.record(verdict.decision, verdict.code, verdict.reason, verdict)
         if verdict.decision == "rollback":
             self.s.verdict = "rollback"
-            self.rollback(reasons.REGRESSION_DETECTED, f"final look: {verdict.message}")
+            self.rollback(reasons.REGRESSION_DETECTED, verdict.reason)  # "final look: …"
+        elif verdict.decision == "continue":
+            # No data at the horizon is never a promotion: the user's onInconclusive decides.
+            self.s.verdict = "inconclusive"
+            self.horizon_without_evidence(verdict.reason)
         else:
             self.s.verdict = "promote"
-            self.promote(reasons.PROMOTED, f"{self.s.challenger} promoted: {verdict.message}")
+            self.promote(reasons.PROMOTED, f"{self.s.challenger} promoted: {verdict.reason}")
 
     def analyse(self) -> bool:
         """Applies this interval's analysis; True if it ended the rollout."""
@@ -433,9 +437,9 @@ class _Tick:
         verdict = judge.observe(self.obs.metrics or {}, expected_share=expected)
         self.verdict = verdict
         self.s.analysis_state = judge.to_dict()
-        self.record(verdict.decision, verdict.reason, verdict.message, verdict)
+        self.record(verdict.decision, verdict.code, verdict.reason, verdict)
         self.s.verdict = (
-            verdict.decision if verdict.reason != reasons.INSUFFICIENT_EVIDENCE else "inconclusive"
+            verdict.decision if verdict.code != reasons.INSUFFICIENT_EVIDENCE else "inconclusive"
         )
         if verdict.decision == "rollback":
             self.s.conditions = set_condition(
@@ -443,17 +447,17 @@ class _Tick:
                 ConditionType.ANALYSIS,
                 True,
                 reasons.REGRESSION_DETECTED,
-                verdict.message,
+                verdict.reason,
                 self.now,
                 self.generation,
             )
             self.rollback(
-                reasons.REGRESSION_DETECTED, f"rolled back {self.s.challenger}: {verdict.message}"
+                reasons.REGRESSION_DETECTED, f"rolled back {self.s.challenger}: {verdict.reason}"
             )
             return True
-        if verdict.reason == reasons.INSUFFICIENT_EVIDENCE:
+        if verdict.code == reasons.INSUFFICIENT_EVIDENCE:
             self.s.inconclusive_count += 1
-            message = f"insufficient evidence ({self.s.inconclusive_count}/{self.spec.analysis.max_inconclusive}): {verdict.message}"
+            message = f"insufficient evidence ({self.s.inconclusive_count}/{self.spec.analysis.max_inconclusive}): {verdict.reason}"
             self.s.conditions = set_condition(
                 conds,
                 ConditionType.ANALYSIS,
@@ -469,8 +473,8 @@ class _Tick:
             conds,
             ConditionType.ANALYSIS,
             True,
+            verdict.code,
             verdict.reason,
-            verdict.message,
             self.now,
             self.generation,
         )
@@ -484,6 +488,21 @@ class _Tick:
             m = self.spec.strategy.shadow.mirror_percent
             return m / (100.0 + m)
         return None
+
+    def horizon_without_evidence(self, why: str) -> None:
+        action = self.spec.analysis.on_inconclusive
+        if action == InconclusiveAction.PAUSE:
+            self.goto(
+                Phase.PAUSED,
+                reasons.INSUFFICIENT_EVIDENCE,
+                f"paused at the end of the canary: {why} (spec.analysis.onInconclusive=pause)",
+                warning=True,
+            )
+            return
+        self.rollback(
+            reasons.INSUFFICIENT_EVIDENCE,
+            f"rolled back at the end of the canary: {why} (spec.analysis.onInconclusive=rollback)",
+        )
 
     def too_inconclusive(self) -> bool:
         if self.s.inconclusive_count < self.spec.analysis.max_inconclusive:
@@ -693,6 +712,6 @@ def decide(
         stage_updates=tick.stages,
         reserve=reserve,
         finished=tick.finished,
-        verdict_reason=tick.verdict.reason if tick.verdict else None,
+        verdict_reason=tick.verdict.code if tick.verdict else None,
         verdict_decision=tick.verdict.decision if tick.verdict else None,
     )
