@@ -478,3 +478,31 @@ def test_pending_enters_the_eval_gate_with_the_challenger_deployed() -> None:
         and d.children.get("v2") == 2
         and d.status.weights.challenger == 0
     )
+
+
+def test_latency_margin_reaches_the_judge_for_histograms_only() -> None:
+    spec = RolloutSpec.model_validate(
+        {
+            "modelVersion": "v2",
+            "analysis": {
+                "metrics": [
+                    {
+                        "name": "latency",
+                        "preset": "vllm-latency",
+                        "margin": 0.3,
+                        "latencyMargin": 0,
+                    },
+                    {"name": "errors", "preset": "vllm-errors", "margin": 0.5},
+                ]
+            },
+        }
+    )
+    cfg = judge_config(spec)
+    assert {n: (c.margin, c.latency_margin) for n, c in cfg.metrics.items()} == {
+        "latency_e2e": (0.3, 0.0),
+        "latency_ttft": (0.3, 0.0),
+        "latency_tpot": (0.3, 0.0),
+        "errors": (0.5, None),
+    }
+    # Without latencyMargin the margin is how much slower the challenger may be.
+    assert judge_config(SPEC).metrics["errors"].histogram_margins() == (0.2, 0.0)

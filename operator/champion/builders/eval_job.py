@@ -4,11 +4,30 @@ from __future__ import annotations
 
 from typing import Any
 
+from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, ScorerType
 from champion.builders.naming import MANAGED_BY, ROLLOUT_LABEL, VERSION_LABEL, dns_label
 from champion.builders.workloads import Owner
 
 SUITE_LABEL = "champion.dev/eval-suite"
 RESULT_KEY = "result.json"
+
+
+def llm_judge_env(spec: EvalSuiteSpec) -> list[dict[str, Any]]:
+    """Env entries giving each llm_judge scorer its API key from its Secret: the key reaches
+    the process, never the Job's spec or its logs. Names match adapters/evals/llm_judge."""
+    return [
+        {
+            "name": f"CHAMPION_LLM_JUDGE_API_KEY_{i}",
+            "valueFrom": {
+                "secretKeyRef": {
+                    "name": scorer.api_key_secret.name,
+                    "key": scorer.api_key_secret.key,
+                }
+            },
+        }
+        for i, scorer in enumerate(spec.scorers)
+        if scorer.type == ScorerType.LLM_JUDGE and scorer.api_key_secret is not None
+    ]
 
 
 def eval_job_name(rollout: str, suite: str, version: str) -> str:
@@ -26,6 +45,7 @@ def eval_job(
     image: str,
     timeout_seconds: int,
     owner: Owner,
+    env: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     name = eval_job_name(rollout, suite, version)
     args = [
@@ -65,6 +85,7 @@ def eval_job(
                             "name": "eval",
                             "image": image,
                             "args": args,
+                            **({"env": env} if env else {}),
                             "resources": {
                                 "requests": {"cpu": "100m", "memory": "256Mi"},
                                 "limits": {"memory": "1Gi"},

@@ -8,7 +8,7 @@ instants to get the interval's deltas.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from champion.api.v1alpha1.rollout import AnalysisMetric, Direction, MetricKind, MetricPreset
 
@@ -22,6 +22,7 @@ class ConcreteMetric:
     events_query: str = ""
     total_query: str = ""
     bucket_query: str = ""
+    latency_margin: float | None = None
 
 
 def _hist(series: str) -> str:
@@ -37,6 +38,7 @@ def expand(metrics: list[AnalysisMetric]) -> list[ConcreteMetric]:
     out: list[ConcreteMetric] = []
     for m in metrics:
         d, margin = str(Direction(m.direction)), m.margin
+        first = len(out)
         if m.preset == MetricPreset.VLLM_LATENCY:
             for short, series in (
                 ("e2e", "vllm:e2e_request_latency_seconds"),
@@ -100,6 +102,11 @@ def expand(metrics: list[AnalysisMetric]) -> list[ConcreteMetric]:
                     total_query=m.total_query,
                 )
             )
+        if m.latency_margin is not None:
+            out[first:] = [
+                replace(c, latency_margin=m.latency_margin) if c.kind == "histogram" else c
+                for c in out[first:]
+            ]
     return out
 
 

@@ -6,13 +6,16 @@ import contextlib
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from champion.adapters import metrics as operator_metrics
 from champion.adapters.kube import Conflict, KubeApi, resource_for
 from champion.adapters.prometheus import PrometheusClient
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
+from champion.api.v1alpha1.evalsuite import EvalSuiteSpec
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
-from champion.builders.eval_job import eval_job
+from champion.builders.eval_job import eval_job, llm_judge_env
 from champion.builders.httproute import Backend, TrafficState
 from champion.builders.naming import ROLLOUT_LABEL
 from champion.builders.traffic import provider_for
@@ -220,6 +223,16 @@ async def _act_reservation(
                 continue
 
 
+async def _judge_keys(api: KubeApi, suite: str, namespace: str) -> list[dict[str, Any]]:
+    """The llm_judge API-key env of a suite's Job (an unreadable suite fails in the Job itself,
+    where the error is reported per suite)."""
+    obj = await api.get(resource_for("champion.dev/v1alpha1", "EvalSuite"), suite, namespace)
+    try:
+        return llm_judge_env(EvalSuiteSpec.model_validate((obj or {}).get("spec") or {}))
+    except ValidationError:
+        return []
+
+
 async def _act_evals(
     api: KubeApi,
     rollout: dict[str, Any],
@@ -253,6 +266,7 @@ async def _act_evals(
                         namespace=meta["namespace"], rollout=meta["name"], suite=suite, version=s.challenger,
                         endpoint=endpoint, baseline_endpoint=await url(s.champion), image=image,
                         timeout_seconds=gate.timeout_seconds if gate else 1800, owner=owner,
+                        env=await _judge_keys(api, suite, meta["namespace"]),
                     )
                 )  # fmt: skip
     # Results go where users look: the suite's status, the version's record, the metrics.

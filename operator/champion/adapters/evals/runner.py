@@ -9,12 +9,15 @@ import random
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 import yaml
 
+from champion.adapters.evals import llm_judge
 from champion.adapters.evals.protocols import MalformedResponse, answer, request
 from champion.api.v1alpha1.evalsuite import EvalCase, EvalSuiteSpec, ScorerType
+from champion.domain.evals.llm_judge import MalformedGrade
 from champion.domain.evals.scorers import Embed, ScorerUnavailable, score
 from champion.domain.evals.summary import CaseResult
 
@@ -58,6 +61,14 @@ async def load_cases(spec: EvalSuiteSpec, client: httpx.AsyncClient) -> list[Eva
     if spec.sample is not None and spec.sample < len(cases):
         cases = random.Random(0).sample(cases, spec.sample)
     return cases
+
+
+def question(case_input: dict[str, Any]) -> Any:
+    """What the case asked, for a judge model: the last chat message, the prompt, or the payload."""
+    messages = case_input.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+        return messages[-1].get("content")
+    return case_input.get("prompt", case_input)
 
 
 async def run_case(
@@ -109,12 +120,13 @@ async def run_case(
             else f"{scorer.type}[{i}]"
         )
         try:
-            s = (
-                score(text, case.reference, scorer, embed)
-                if scorer.type != ScorerType.LLM_JUDGE
-                else 0.0
-            )
-        except ScorerUnavailable as exc:
+            if scorer.type == ScorerType.LLM_JUDGE:
+                s = await llm_judge.grade(
+                    client, scorer, i, question(case.input), case.reference, text
+                )
+            else:
+                s = score(text, case.reference, scorer, embed)
+        except (ScorerUnavailable, llm_judge.JudgeUnavailable, MalformedGrade) as exc:
             return CaseResult(case.id, case.tags, False, 0.0, scores, latency, str(exc), text)
         scores[name] = s
         total += s * scorer.weight

@@ -87,8 +87,29 @@ class Scorer(ApiModel):
     ] = 0.8
     json_schema: dict[str, Any] | None = None
     rubric: Annotated[str | None, Field(default=None, max_length=16384)] = None
-    endpoint: Annotated[str | None, Field(default=None, pattern=r"^https?://.+")] = None
-    api_key_secret: SecretKeyRef | None = None
+    endpoint: Annotated[
+        str | None,
+        Field(
+            default=None,
+            pattern=r"^https?://.+",
+            description="llm_judge: base URL of an OpenAI-compatible server (…/v1/chat/completions is appended).",
+        ),
+    ] = None
+    judge_model: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=253,
+            description="llm_judge: the model name sent to the endpoint.",
+        ),
+    ] = "default"
+    api_key_secret: Annotated[
+        SecretKeyRef | None,
+        Field(
+            default=None,
+            description="llm_judge: the Secret key holding the endpoint's API key (sent as a Bearer token, never logged).",
+        ),
+    ] = None
 
 
 class Thresholds(ApiModel):

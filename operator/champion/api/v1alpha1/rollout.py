@@ -140,8 +140,22 @@ class AnalysisMetric(ApiModel):
     bucket_query: Annotated[str | None, Field(default=None, max_length=4096)] = None
     direction: Direction = Direction.HIGHER_IS_WORSE
     margin: Annotated[
-        float, Field(ge=0, le=10, description="Tolerated relative worsening (0.1 = 10%).")
+        float,
+        Field(
+            ge=0,
+            le=10,
+            description="Tolerated relative worsening (0.1 = 10%). For latency histograms without latencyMargin: how much slower the challenger may be.",
+        ),
     ] = 0.1
+    latency_margin: Annotated[
+        float | None,
+        Field(
+            default=None,
+            ge=0,
+            le=10,
+            description="Histograms only: how much slower the challenger may be (0 = not at all). When set, margin becomes the tolerated relative increase of the share of requests beyond each tested edge (e.g. latencyMargin 0, margin 0.3: up to 30% more slow requests).",
+        ),
+    ] = None
 
 
 class InconclusiveAction(StrEnum):

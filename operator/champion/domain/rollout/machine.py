@@ -52,7 +52,11 @@ def parse_time(value: str | None) -> datetime | None:
 def judge_config(spec: RolloutSpec) -> JudgeConfig:
     metrics: dict[str, MetricConfig] = {}
     for m in expand(spec.analysis.metrics):
-        metrics[m.name] = MetricConfig(direction=m.direction, margin=m.margin)  # type: ignore[arg-type]
+        metrics[m.name] = MetricConfig(
+            direction=m.direction,  # type: ignore[arg-type]
+            margin=m.margin,
+            latency_margin=m.latency_margin,
+        )
     return JudgeConfig(alpha=spec.analysis.alpha, metrics=metrics)
 
 
