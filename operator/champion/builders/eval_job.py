@@ -30,8 +30,9 @@ def llm_judge_env(spec: EvalSuiteSpec) -> list[dict[str, Any]]:
     ]
 
 
-def eval_job_name(rollout: str, suite: str, version: str) -> str:
-    return dns_label(rollout, "eval", suite, version)
+def eval_job_name(rollout: str, suite: str, version: str, run: str = "") -> str:
+    """A gate run is one per (suite, version); a scheduled run adds its slot (`run`)."""
+    return dns_label(rollout, "eval", suite, version, run)
 
 
 def eval_job(
@@ -46,8 +47,9 @@ def eval_job(
     timeout_seconds: int,
     owner: Owner,
     env: list[dict[str, Any]] | None = None,
+    run: str = "",
 ) -> dict[str, Any]:
-    name = eval_job_name(rollout, suite, version)
+    name = eval_job_name(rollout, suite, version, run)
     args = [
         "eval", "run",
         "--suite-ref", f"{namespace}/{suite}",

@@ -10,14 +10,19 @@ from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus
 from champion.domain.conditions import set_condition
+from champion.reconcile.evalsuite_schedule import scheduled_runs
 from champion.reconcile.references import configmap_key
+from champion.reconcile.settings import OperatorSettings
 from champion.reconcile.spec_validity import parse_spec
 from champion.reconcile.status import Event, ReconcileResult, write_status
 
 SECRET = resource_for("v1", "Secret")
+DEFAULT_IMAGE = OperatorSettings().eval_image
 
 
-async def reconcile_evalsuite(api: KubeApi, body: dict[str, Any], now: datetime) -> ReconcileResult:
+async def reconcile_evalsuite(
+    api: KubeApi, body: dict[str, Any], now: datetime, image: str = DEFAULT_IMAGE
+) -> ReconcileResult:
     meta = body["metadata"]
     namespace, generation = meta["namespace"], meta.get("generation")
     status = EvalSuiteStatus.model_validate(body.get("status") or {})
@@ -68,6 +73,9 @@ async def reconcile_evalsuite(api: KubeApi, body: dict[str, Any], now: datetime)
             now,
             generation,
         )
+    scheduled: list[Event] = []
+    if spec is not None and not problems:
+        scheduled = await scheduled_runs(api, body, spec, status, now, image)
     status.observed_generation = generation
     written = await write_status(api, body, status.to_wire())
     events = (
@@ -75,4 +83,4 @@ async def reconcile_evalsuite(api: KubeApi, body: dict[str, Any], now: datetime)
         if problems and written
         else []
     )
-    return ReconcileResult(written, events)
+    return ReconcileResult(written, events + scheduled)

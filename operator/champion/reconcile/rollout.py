@@ -34,7 +34,7 @@ from champion.reconcile.rollout_observe import (
     load_versions,
     manual_actions,
     read_metrics,
-    service_url,
+    version_endpoint,
     version_facts,
 )
 from champion.reconcile.spec_validity import parse_spec
@@ -244,16 +244,9 @@ async def _act_evals(
 ) -> None:
     meta = rollout["metadata"]
     s = decision.status
-    svc = resource_for("v1", "Service")
 
     async def url(version: str | None) -> str | None:
-        view = views.get(version or "")
-        ctx = view.context(rollout, 1) if view else None
-        if ctx is None:
-            return None
-        from champion.builders.workloads import service_name
-
-        return service_url(view, rollout, await api.get(svc, service_name(ctx), meta["namespace"]))
+        return await version_endpoint(api, rollout, views.get(version or ""))
 
     if decision.start_evals and s.challenger:
         endpoint = await url(s.challenger)
@@ -333,7 +326,7 @@ def _export(namespace: str, name: str, decision: Decision, before: RolloutStatus
             namespace, name, decision.verdict_decision, decision.verdict_reason or ""
         ).inc()
     if decision.finished:
-        from champion.domain.rollout.machine import parse_time
+        from champion.domain.conditions import parse_time
 
         started = parse_time(before.rollout_started_at)
         ended = parse_time(s.phase_started_at)

@@ -12,10 +12,10 @@ from champion.api.v1alpha1.gpupool import GPUPoolSpec
 from champion.api.v1alpha1.modelversion import ModelVersionSpec
 from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
 from champion.builders.workloads import Owner, VersionContext, is_ready, workload
+from champion.domain.conditions import parse_time
 from champion.domain.judge.types import Observation
 from champion.domain.metrics_catalog import expand
 from champion.domain.placement import Admission, Request, admit, pool_state
-from champion.domain.rollout.machine import parse_time
 from champion.domain.rollout.observations import VersionFacts
 
 MV = resource_for("champion.dev/v1alpha1", "ModelVersion")
@@ -220,6 +220,19 @@ def service_url(
     if ip and ip != "None":
         return f"http://{ip}:{port}"
     return f"http://{name}.{ctx.namespace}.svc:{port}"
+
+
+async def version_endpoint(
+    api: KubeApi, rollout: dict[str, Any], view: VersionView | None
+) -> str | None:
+    """The in-cluster URL of a version of this Rollout (None while it cannot be built)."""
+    ctx = view.context(rollout, 1) if view else None
+    if ctx is None:
+        return None
+    from champion.builders.workloads import service_name
+
+    service = await api.get(resource_for("v1", "Service"), service_name(ctx), ctx.namespace)
+    return service_url(view, rollout, service)
 
 
 async def eval_states(

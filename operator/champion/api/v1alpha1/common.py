@@ -78,3 +78,5 @@ class ConditionType(StrEnum):
     """The artifact has a digest (an unpinned version cannot become champion by default)."""
     ANALYSIS = "Analysis"
     """Whether the analysis has enough evidence (Prometheus reachable, traffic seen)."""
+    SCHEDULED = "Scheduled"
+    """An EvalSuite with spec.schedule: whether its runs against the champion can start."""

@@ -147,6 +147,25 @@ class EvalSuiteSpec(ApiModel):
     ] = None
 
 
+class ScheduleStatus(ApiModel):
+    """Scheduled runs against the champion (spec.schedule)."""
+
+    last_schedule_time: str | None = Field(
+        default=None, description="The cron slot of the latest run started (or skipped)."
+    )
+    next_schedule_time: str | None = None
+    last_job: str | None = Field(
+        default=None, description="The Job (and result ConfigMap) of the latest run."
+    )
+    recorded_job: str | None = Field(
+        default=None, description="The latest run whose result is in this status."
+    )
+    rollout: str | None = Field(default=None, description="Whose champion the runs evaluate.")
+    missed: int = Field(
+        default=0, ge=0, description="Slots skipped (operator down, or a run still going)."
+    )
+
+
 class EvalSuiteStatus(ApiModel):
     observed_generation: int | None = None
     last_run_at: str | None = None
@@ -155,4 +174,5 @@ class EvalSuiteStatus(ApiModel):
     passed: bool | None = None
     cases: int | None = None
     failing_cases: list[str] = Field(default_factory=list, max_length=50)
+    schedule: ScheduleStatus | None = None
     conditions: list[Condition] = Field(default_factory=list)

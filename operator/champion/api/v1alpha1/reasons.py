@@ -37,6 +37,15 @@ NO_NODES: Final = "NoMatchingNodes"
 UTILIZATION_UNAVAILABLE: Final = "UtilizationUnavailable"
 STALE_RESERVATION_RELEASED: Final = "StaleReservationReleased"
 
+# --- EvalSuite schedule --------------------------------------------------------
+SCHEDULED_RUN_STARTED: Final = "ScheduledRunStarted"
+SCHEDULED_RUN_PASSED: Final = "ScheduledRunPassed"
+SCHEDULED_RUN_FAILED: Final = "ScheduledRunFailed"
+SCHEDULED_RUN_SKIPPED: Final = "ScheduledRunSkipped"
+NO_CHAMPION: Final = "NoChampion"
+SCHEDULE_ACTIVE: Final = "ScheduleActive"
+INVALID_SCHEDULE: Final = "InvalidSchedule"
+
 # --- Rollout -----------------------------------------------------------------
 ROLLOUT_PENDING: Final = "Pending"
 EVAL_GATE_RUNNING: Final = "EvalGateRunning"

@@ -10,7 +10,7 @@ in status, so deciding again with the same inputs gives the same answer.
 from __future__ import annotations
 
 import copy
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
@@ -24,7 +24,7 @@ from champion.api.v1alpha1.rollout import (
     RolloutStatus,
     Weights,
 )
-from champion.domain.conditions import rfc3339, set_condition
+from champion.domain.conditions import parse_time, rfc3339, set_condition
 from champion.domain.judge import Judge, JudgeConfig, MetricConfig, Verdict
 from champion.domain.metrics_catalog import expand
 from champion.domain.rollout.observations import Decision, Observations, Traffic
@@ -41,12 +41,6 @@ IN_FLIGHT = {
     Phase.ROLLING_BACK,
 }
 SERVING_CHALLENGER = {Phase.EVAL_GATE, Phase.SHADOW, Phase.CANARY, Phase.PAUSED, Phase.PROMOTING}
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def judge_config(spec: RolloutSpec) -> JudgeConfig:
