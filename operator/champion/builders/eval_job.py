@@ -48,6 +48,8 @@ def eval_job(
     owner: Owner,
     env: list[dict[str, Any]] | None = None,
     run: str = "",
+    model: str | None = None,
+    baseline_model: str | None = None,
 ) -> dict[str, Any]:
     name = eval_job_name(rollout, suite, version, run)
     args = [
@@ -59,6 +61,10 @@ def eval_job(
     ]  # fmt: skip
     if baseline_endpoint:
         args += ["--baseline-endpoint", baseline_endpoint]
+    if model:
+        args += ["--model", model]
+    if baseline_endpoint and baseline_model:
+        args += ["--baseline-model", baseline_model]
     labels = {**MANAGED_BY, ROLLOUT_LABEL: rollout, VERSION_LABEL: version, SUITE_LABEL: suite}
     return {
         "apiVersion": "batch/v1",

@@ -234,6 +234,25 @@ def service_name(ctx: VersionContext) -> str:
     return ctx.name
 
 
+KSERVE_SERVICE_PORT = 80
+"""The port of KServe's `<isvc>-predictor` Service in Standard mode (the container's 8080
+behind it)."""
+
+
+def default_service_port(ctx: VersionContext) -> int:
+    """The traffic Service's port before the Service can be read (it is the truth after)."""
+    if ctx.spec.serving.backend == ServingBackend.KSERVE:
+        return KSERVE_SERVICE_PORT
+    return ctx.spec.serving.port
+
+
+def served_model_name(ctx: VersionContext) -> str | None:
+    """The model name in request paths: KServe names the model after the InferenceService."""
+    if ctx.spec.serving.backend == ServingBackend.KSERVE:
+        return ctx.name
+    return None
+
+
 def is_ready(manifest: dict[str, Any] | None) -> bool:
     """Readiness of a child as its controller reports it.
 

@@ -49,6 +49,12 @@ def run(
     model: Annotated[
         str, typer.Option(help="Model name sent in requests / KServe paths.")
     ] = "default",
+    baseline_model: Annotated[
+        str | None,
+        typer.Option(
+            help="The champion's model name, when it differs (KServe: its InferenceService)."
+        ),
+    ] = None,
     format: Annotated[
         str, typer.Option("--format", help="table or json (json is the default when piped).")
     ] = "",
@@ -92,7 +98,13 @@ def run(
             task = bar.add_task("evaluating", total=None)
             challenger = await run_suite(spec, endpoint, model, embed, lambda: bar.advance(task))
             champion = (
-                await run_suite(spec, baseline_endpoint, model, embed, lambda: bar.advance(task))
+                await run_suite(
+                    spec,
+                    baseline_endpoint,
+                    baseline_model or model,
+                    embed,
+                    lambda: bar.advance(task),
+                )
                 if baseline_endpoint
                 else None
             )

@@ -24,7 +24,7 @@ from champion.builders.naming import VERSION_LABEL
 from champion.builders.workloads import Owner
 from champion.domain.conditions import parse_time, rfc3339, set_condition
 from champion.domain.evals.schedule import BadSchedule, due
-from champion.reconcile.rollout_observe import load_versions, version_endpoint
+from champion.reconcile.rollout_observe import load_versions, served_model, version_endpoint
 from champion.reconcile.status import Event
 
 ROLLOUT = resource_for("champion.dev/v1alpha1", "Rollout")
@@ -182,6 +182,7 @@ async def scheduled_runs(
         owner=Owner(body["apiVersion"], body["kind"], name, meta["uid"]),
         env=llm_judge_env(spec),
         run=slot.run_at.strftime("s%Y%m%d%H%M"),
+        model=served_model(rollout, views.get(champion)),
     )
     await api.ensure(job)
     sched.last_job = job["metadata"]["name"]

@@ -34,6 +34,8 @@ from champion.reconcile.rollout_observe import (
     load_versions,
     manual_actions,
     read_metrics,
+    served_model,
+    service_port,
     version_endpoint,
     version_facts,
 )
@@ -45,6 +47,8 @@ CHILD_KINDS = (
     ("v1", "Service"),
     ("serving.kserve.io/v1beta1", "InferenceService"),
 )
+
+SERVICE = resource_for("v1", "Service")
 
 
 async def reconcile_rollout(
@@ -151,16 +155,19 @@ async def _act_route(
 ) -> None:
     t = decision.traffic
 
-    def backend(version: str | None) -> Backend | None:
+    async def backend(version: str | None) -> Backend | None:
         view = views.get(version or "")
         ctx = view.context(rollout, 1) if view else None
-        return Backend(service_name(ctx), ctx.spec.serving.port) if ctx else None
+        if ctx is None:
+            return None
+        name = service_name(ctx)
+        return Backend(name, service_port(ctx, await api.get(SERVICE, name, ctx.namespace)))
 
     meta = rollout["metadata"]
     owner = Owner(rollout["apiVersion"], rollout["kind"], meta["name"], meta["uid"])
     state = TrafficState(
-        backend(t.champion),
-        backend(t.challenger),
+        await backend(t.champion),
+        await backend(t.challenger),
         t.champion_weight,
         t.challenger_weight,
         t.mirror_percent,
@@ -260,6 +267,8 @@ async def _act_evals(
                         endpoint=endpoint, baseline_endpoint=await url(s.champion), image=image,
                         timeout_seconds=gate.timeout_seconds if gate else 1800, owner=owner,
                         env=await _judge_keys(api, suite, meta["namespace"]),
+                        model=served_model(rollout, views.get(s.challenger)),
+                        baseline_model=served_model(rollout, views.get(s.champion or "")),
                     )
                 )  # fmt: skip
     # Results go where users look: the suite's status, the version's record, the metrics.

@@ -203,6 +203,15 @@ JOB = resource_for("batch/v1", "Job")
 CONFIGMAP = resource_for("v1", "ConfigMap")
 
 
+def service_port(ctx: VersionContext, service: dict[str, Any] | None) -> int:
+    """The Service's own first port when it exists (KServe creates its Service itself and a
+    real cluster may differ from the default), else the builder's default."""
+    from champion.builders.workloads import default_service_port
+
+    ports = ((service or {}).get("spec") or {}).get("ports") or []
+    return int(ports[0]["port"]) if ports and ports[0].get("port") else default_service_port(ctx)
+
+
 def service_url(
     view: VersionView | None, rollout: dict[str, Any], service: dict[str, Any] | None
 ) -> str | None:
@@ -215,11 +224,19 @@ def service_url(
     from champion.builders.workloads import service_name
 
     name = service_name(ctx)
-    port = ctx.spec.serving.port
+    port = service_port(ctx, service)
     ip = ((service or {}).get("spec") or {}).get("clusterIP")
     if ip and ip != "None":
         return f"http://{ip}:{port}"
     return f"http://{name}.{ctx.namespace}.svc:{port}"
+
+
+def served_model(rollout: dict[str, Any], view: VersionView | None) -> str | None:
+    """The model name an eval client must send to this version (None: the server's default)."""
+    from champion.builders.workloads import served_model_name
+
+    ctx = view.context(rollout, 1) if view else None
+    return served_model_name(ctx) if ctx else None
 
 
 async def version_endpoint(

@@ -4,8 +4,9 @@ When a Deployment for a ModelVersion appears, a simulated model server starts
 on the address its Service was given (the emulated API server hands Services
 ClusterIPs on loopback), Pods are bound to GPU nodes first-fit (a replica that
 does not fit stays Pending, as it would), and the Deployment's status reports
-what is really running. Scrape targets for Prometheus carry the version labels
-that relabelling would add in a real cluster.
+what is really running. KServe InferenceServices get a real KServe ModelServer
+process each (`kserve_children`). Scrape targets for Prometheus carry the
+version labels that relabelling would add in a real cluster.
 """
 
 from __future__ import annotations
@@ -13,12 +14,14 @@ from __future__ import annotations
 import contextlib
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
 from champion.sandbox.apiserver.errors import ApiStatusError
 from champion.sandbox.apiserver.server import ApiServer
+from champion.sandbox.kserve_children import InferenceServiceController
 from champion.sandbox.prometheus import PrometheusServer
 from champion.sandbox.vllm_sim import Profile, SimulatedVLLM
 
@@ -63,12 +66,15 @@ def sandbox_nodes(count: int, gpus: int = 8) -> list[dict[str, Any]]:
 
 
 class ClusterStandIn:
-    def __init__(self, api: ApiServer, prometheus: PrometheusServer | None) -> None:
+    def __init__(
+        self, api: ApiServer, prometheus: PrometheusServer | None, log_dir: Path | None = None
+    ) -> None:
         self.api = api
         self.store = api.store
         self.prometheus = prometheus
         self.running: dict[tuple[str, str], Running] = {}
         self._targets: list[dict[str, Any]] | None = None
+        self.kserve = InferenceServiceController(api, log_dir)
 
     def _t(self, group: str, plural: str):  # type: ignore[no-untyped-def]
         return self.store.type_for(group, plural)
@@ -85,6 +91,7 @@ class ClusterStandIn:
                 await self._stop(key)
         for key, dep in wanted.items():
             await self._ensure(key, dep)
+        await self.kserve.reconcile()
         self._publish_targets()
 
     async def _ensure(self, key: tuple[str, str], dep: dict[str, Any]) -> None:
@@ -249,16 +256,19 @@ class ClusterStandIn:
         log.info("model server for %s/%s stopped", *key)
 
     def _publish_targets(self) -> None:
+        servers = [(r.key, r.address, r.port, r.labels) for r in self.running.values()]
         groups = [
             {
-                "targets": [f"{r.address}:{r.port}"],
+                "targets": [f"{address}:{port}"],
                 "labels": {
-                    "model_version": r.labels.get(VERSION_LABEL, ""),
-                    "rollout": r.labels.get(ROLLOUT_LABEL, ""),
-                    "namespace": r.key[0],
+                    "model_version": labels.get(VERSION_LABEL, ""),
+                    "rollout": labels.get(ROLLOUT_LABEL, ""),
+                    "namespace": key[0],
                 },
             }
-            for r in sorted(self.running.values(), key=lambda r: r.key)
+            for key, address, port, labels in sorted(
+                servers + self.kserve.targets(), key=lambda s: (s[0], s[1], s[2])
+            )
         ]
         if groups != self._targets and self.prometheus is not None:
             self.prometheus.write_targets(groups)
@@ -267,3 +277,4 @@ class ClusterStandIn:
     async def close(self) -> None:
         for key in list(self.running):
             await self._stop(key)
+        await self.kserve.close()

@@ -7,6 +7,7 @@ pod's service-account credentials.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import os
 import subprocess
@@ -72,10 +73,36 @@ class JobRunner:
             with contextlib.suppress(ApiStatusError):
                 self.store.update(jobs_t, key[0], key[1], {**job, "status": done}, "status")
 
+    def _container_env(self, namespace: str, container: dict[str, Any]) -> dict[str, str]:
+        """The container's env as the kubelet would resolve it: values, and Secret keys
+        (an llm_judge scorer's API key); a missing Secret or key leaves the variable unset."""
+        out: dict[str, str] = {}
+        for item in container.get("env") or []:
+            if "value" in item:
+                out[item["name"]] = str(item["value"])
+                continue
+            ref = (item.get("valueFrom") or {}).get("secretKeyRef")
+            if not ref:
+                continue
+            try:
+                secret = self.store.get(self.store.type_for("", "secrets"), namespace, ref["name"])
+            except ApiStatusError:
+                continue
+            data = (secret.get("data") or {}).get(ref["key"])
+            if data is not None:
+                out[item["name"]] = base64.b64decode(data).decode()
+            elif ref["key"] in (secret.get("stringData") or {}):
+                out[item["name"]] = str(secret["stringData"][ref["key"]])
+        return out
+
     def _start(self, job: dict[str, Any]) -> subprocess.Popen[bytes]:
         container = job["spec"]["template"]["spec"]["containers"][0]
         log = open(self.workdir / f"job-{job['metadata']['name']}.log", "wb")  # noqa: SIM115 - owned by the child
-        env = {**os.environ, "KUBECONFIG": str(self.workdir / "kubeconfig")}
+        env = {
+            **os.environ,
+            **self._container_env(job["metadata"]["namespace"], container),
+            "KUBECONFIG": str(self.workdir / "kubeconfig"),
+        }
         return subprocess.Popen(
             [sys.executable, "-m", "champion.cli", *container.get("args", [])],
             stdout=log,

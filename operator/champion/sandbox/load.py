@@ -11,6 +11,7 @@ import aiohttp
 
 from champion.sandbox.apiserver.errors import ApiStatusError
 from champion.sandbox.apiserver.server import ApiServer
+from champion.sandbox.kserve_children import ISVC_LABEL
 
 FEEDBACK_SHARE = 0.3
 
@@ -25,15 +26,18 @@ class LoadGenerator:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def _address(self, ns: str, service: str) -> str | None:
+        """The request URL: a chat completion, or a KServe v1 predict for a predictor Service."""
         try:
             svc = self.store.get(self.store.type_for("", "services"), ns, service)
         except ApiStatusError:
             return None
         port = svc["spec"]["ports"][0]["port"]
-        return f"http://{svc['spec']['clusterIP']}:{port}"
+        base = f"http://{svc['spec']['clusterIP']}:{port}"
+        isvc = (svc["metadata"].get("labels") or {}).get(ISVC_LABEL)
+        return f"{base}/v1/models/{isvc}:predict" if isvc else f"{base}/v1/chat/completions"
 
     def plan(self) -> list[tuple[str, bool]]:
-        """One request per route: (base URL, is_mirror) for the primary and any mirror."""
+        """One request per route: (request URL, is_mirror) for the primary and any mirror."""
         out: list[tuple[str, bool]] = []
         routes = self.store.select(
             self.store.type_for("gateway.networking.k8s.io", "httproutes"), None, lambda o: True
@@ -59,17 +63,20 @@ class LoadGenerator:
     async def _send(self, session: aiohttp.ClientSession, url: str, mirror: bool) -> None:
         async with self._inflight:
             with contextlib.suppress(aiohttp.ClientError, asyncio.TimeoutError):
-                body: dict[str, Any] = {
-                    "model": "chat",
-                    "messages": [{"role": "user", "content": "hello"}],
-                }
-                async with session.post(f"{url}/v1/chat/completions", json=body) as resp:
+                predictive = url.endswith(":predict")
+                body: dict[str, Any] = (
+                    {"instances": [[round(self.rng.uniform(0.5, 7.0), 1) for _ in range(4)]]}
+                    if predictive
+                    else {"model": "chat", "messages": [{"role": "user", "content": "hello"}]}
+                )
+                async with session.post(url, json=body) as resp:
                     await resp.read()
                     ok = resp.status < 500
                 self.sent[url] = self.sent.get(url, 0) + 1
-                # Users rate some answers; mirrored answers never reach a user.
-                if ok and not mirror and self.rng.random() < FEEDBACK_SHARE:
-                    async with session.post(f"{url}/feedback") as fb:
+                # Users rate some chat answers; mirrored answers never reach a user.
+                if ok and not mirror and not predictive and self.rng.random() < FEEDBACK_SHARE:
+                    base = url.removesuffix("/v1/chat/completions")
+                    async with session.post(f"{base}/feedback") as fb:
                         await fb.read()
 
     async def run(self, stop: asyncio.Event) -> None:

@@ -28,7 +28,7 @@ async def supervise(workdir: Path, rps: float, gpu_nodes: int, api_port: int) ->
     for node in sandbox_nodes(gpu_nodes):
         api.seed(node)
     prometheus = await asyncio.to_thread(PrometheusServer(workdir / "prometheus").start)
-    cluster = ClusterStandIn(api, prometheus)
+    cluster = ClusterStandIn(api, prometheus, log_dir=workdir / "model-servers")
     load = LoadGenerator(api, rps)
     jobs = JobRunner(api, workdir)
     stop = asyncio.Event()

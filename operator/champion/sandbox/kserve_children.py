@@ -1,0 +1,310 @@
+"""A stand-in for KServe's controller (Standard mode) and kubelet, for InferenceServices.
+
+For each `serving.kserve.io/v1beta1` InferenceService in the emulated API
+server's store, it creates the `<isvc>-predictor` Service as KServe's
+controller does (owned by the InferenceService, so deleting it takes the
+Service along), runs a real KServe `ModelServer` process
+(`champion.sandbox.kserve_model`) on the Service's ClusterIP, and reports
+status in KServe's shape: conditions IngressReady, PredictorReady and Ready,
+`observedGeneration`, `url` and `address.url`. The served model is named after
+the InferenceService, as KServe's runtimes name it.
+
+KServe's own predictor Service maps port 80 to the container's 8080. The
+sandbox has no kube-proxy: the process binds the Service's address and port
+itself, and port 80 would need root, so the Service here exposes 8080 directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+import aiohttp
+
+from champion.sandbox.apiserver.errors import ApiStatusError
+from champion.sandbox.apiserver.server import ApiServer
+
+log = logging.getLogger("champion.sandbox")
+ISVC = ("serving.kserve.io", "inferenceservices")
+ISVC_LABEL = "serving.kserve.io/inferenceservice"
+PREDICTOR_SUFFIX = "-predictor"
+KSERVE_PORT = 8080
+PROFILE = "sandbox.champion.dev/profile"
+
+
+class ModelServerProcess:
+    """One `python -m champion.sandbox.kserve_model` child process."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        port: int,
+        profile: str | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.name, self.host, self.port, self.profile = name, host, port, profile
+        self.log_path = log_path
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> ModelServerProcess:
+        args = [
+            sys.executable,
+            "-m",
+            "champion.sandbox.kserve_model",
+            "--name",
+            self.name,
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+        ]
+        if self.profile:
+            args += ["--profile", self.profile]
+        # A log file, not a pipe: nobody reads a pipe, and a full one would stall the server.
+        if self.log_path:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab") if self.log_path else None  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(
+            args,
+            stdout=self._log or subprocess.DEVNULL,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        return self
+
+    def exited(self) -> int | None:
+        return None if self.proc is None else self.proc.poll()
+
+    async def ready(self, session: aiohttp.ClientSession) -> bool:
+        if self.proc is None or self.proc.poll() is not None:
+            return False
+        try:
+            async with session.get(
+                f"{self.url}/v2/health/ready", timeout=aiohttp.ClientTimeout(total=0.5)
+            ) as resp:
+                return resp.status == 200
+        except (aiohttp.ClientError, TimeoutError):
+            return False
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+@dataclass
+class KServeChild:
+    key: tuple[str, str]
+    process: ModelServerProcess
+    labels: dict[str, str]
+    ready: bool = False
+
+
+def _now() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class InferenceServiceController:
+    """Reconciles InferenceServices into Services, ModelServer processes and status."""
+
+    def __init__(self, api: ApiServer, log_dir: Path | None = None) -> None:
+        self.store = api.store
+        self.log_dir = log_dir
+        self.running: dict[tuple[str, str], KServeChild] = {}
+        self._crashes: dict[tuple[str, str], tuple[int, float]] = {}
+        self._session: aiohttp.ClientSession | None = None
+
+    def _isvcs(self) -> list[dict[str, Any]] | None:
+        try:
+            rt = self.store.type_for(*ISVC)
+        except ApiStatusError:
+            return None  # no InferenceService CRD applied: nothing to emulate
+        return list(self.store.select(rt, None, lambda o: True))
+
+    async def reconcile(self) -> None:
+        isvcs = self._isvcs() or []
+        wanted = {(i["metadata"]["namespace"], i["metadata"]["name"]): i for i in isvcs}
+        for key in list(self.running):
+            if key not in wanted:
+                await self._stop(key)
+        for key in list(self._crashes):
+            if key not in wanted:
+                del self._crashes[key]
+        for key, isvc in wanted.items():
+            await self._ensure(key, isvc)
+
+    def _service(self, isvc: dict[str, Any]) -> dict[str, Any] | None:
+        meta = isvc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        svc_t = self.store.type_for("", "services")
+        svc_name = f"{name}{PREDICTOR_SUFFIX}"
+        with contextlib.suppress(ApiStatusError):
+            return self.store.get(svc_t, ns, svc_name)
+        app = f"isvc.{svc_name}"
+        body = {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": svc_name,
+                "namespace": ns,
+                "labels": {"app": app, "component": "predictor", ISVC_LABEL: name},
+                "ownerReferences": [
+                    {
+                        "apiVersion": "serving.kserve.io/v1beta1",
+                        "kind": "InferenceService",
+                        "name": name,
+                        "uid": meta["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": {
+                "selector": {"app": app},
+                "ports": [
+                    {
+                        "name": "http",
+                        "port": KSERVE_PORT,
+                        "targetPort": KSERVE_PORT,
+                        "protocol": "TCP",
+                    }
+                ],
+            },
+        }
+        try:
+            return self.store.create(svc_t, ns, body)
+        except ApiStatusError as exc:
+            log.warning("cannot create Service %s/%s: %s", ns, svc_name, exc)
+            return None
+
+    async def _ensure(self, key: tuple[str, str], isvc: dict[str, Any]) -> None:
+        ns, name = key
+        svc = self._service(isvc)
+        if svc is None:
+            return
+        predictor = (isvc.get("spec") or {}).get("predictor") or {}
+        labels = {**(isvc["metadata"].get("labels") or {}), **(predictor.get("labels") or {})}
+        profile = (predictor.get("annotations") or {}).get(PROFILE)
+        address = svc["spec"]["clusterIP"]
+        port = int(svc["spec"]["ports"][0]["port"])
+        child = self.running.get(key)
+        if child is not None and (
+            child.process.profile != profile
+            or (child.process.host, child.process.port) != (address, port)
+        ):
+            await self._stop(key)  # a pod template change rolls the pod
+            child = None
+        if child is None:
+            not_before = self._crashes.get(key, (0, 0.0))[1]
+            if time.monotonic() < not_before:
+                return  # CrashLoopBackOff: a server that cannot bind must not spin the CPU
+            log_path = self.log_dir / f"kserve-{ns}-{name}.log" if self.log_dir else None
+            process = ModelServerProcess(name, address, port, profile, log_path).start()
+            child = KServeChild(key, process, labels)
+            self.running[key] = child
+            log.info("KServe ModelServer for %s/%s starting on %s:%s", ns, name, address, port)
+        child.labels = labels
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        child.ready = await child.process.ready(self._session)
+        code = child.process.exited()
+        if code is not None:
+            reason, message = "ModelServerExited", f"the model server exited with code {code}"
+            crashes = self._crashes.get(key, (0, 0.0))[0] + 1
+            self._crashes[key] = (crashes, time.monotonic() + min(30.0, 2.0**crashes))
+            await self._stop(key)  # started again later, as the kubelet restarts a container
+        elif not child.ready:
+            reason, message = "ModelServerStarting", "waiting for /v2/health/ready"
+        else:
+            reason, message = "", ""
+        self._write_status(isvc, svc, child.ready, reason, message)
+
+    def _write_status(
+        self, isvc: dict[str, Any], svc: dict[str, Any], ready: bool, reason: str, message: str
+    ) -> None:
+        meta = isvc["metadata"]
+        ns, name = meta["namespace"], meta["name"]
+        old = isvc.get("status") or {}
+        old_conditions = {c.get("type"): c for c in old.get("conditions") or []}
+
+        def condition(kind: str, ok: bool) -> dict[str, Any]:
+            status = "True" if ok else "False"
+            previous = old_conditions.get(kind) or {}
+            c: dict[str, Any] = {
+                "type": kind,
+                "status": status,
+                "lastTransitionTime": previous.get("lastTransitionTime", _now())
+                if previous.get("status") == status
+                else _now(),
+            }
+            if not ok:
+                c.update(reason=reason, message=message, severity="Info")
+            return c
+
+        address = f"http://{svc['metadata']['name']}.{ns}.svc.cluster.local"
+        status: dict[str, Any] = {
+            "observedGeneration": meta.get("generation", 1),
+            "conditions": [
+                condition("IngressReady", ready),
+                condition("PredictorReady", ready),
+                condition("Ready", ready),
+            ],
+            "components": {"predictor": {"url": address}},
+            "modelStatus": {
+                "states": {
+                    "activeModelState": "Loaded" if ready else "Pending",
+                    "targetModelState": "Loaded",
+                },
+                "transitionStatus": "UpToDate" if ready else "InProgress",
+            },
+        }
+        if ready:
+            # KServe's default domain template, {{.Name}}-{{.Namespace}}.{{.IngressDomain}}.
+            status["url"] = f"http://{name}-{ns}.example.com"
+            status["address"] = {"url": address}
+        if old == status:
+            return
+        with contextlib.suppress(ApiStatusError):
+            self.store.update(
+                self.store.type_for(*ISVC), ns, name, {**isvc, "status": status}, "status"
+            )
+
+    async def _stop(self, key: tuple[str, str]) -> None:
+        child = self.running.pop(key)
+        # Off the event loop: the emulated API server may share it, and a graceful stop takes ~0.5 s.
+        await asyncio.to_thread(child.process.stop)
+        log.info("KServe ModelServer for %s/%s stopped", *key)
+
+    def targets(self) -> list[tuple[tuple[str, str], str, int, dict[str, str]]]:
+        """(key, address, port, labels) of every running model server, for Prometheus."""
+        return [(c.key, c.process.host, c.process.port, c.labels) for c in self.running.values()]
+
+    async def close(self) -> None:
+        for key in list(self.running):
+            await self._stop(key)
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
