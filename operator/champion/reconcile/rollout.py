@@ -9,11 +9,12 @@ from typing import Any
 from pydantic import ValidationError
 
 from champion.adapters import metrics as operator_metrics
-from champion.adapters.kube import Conflict, KubeApi, resource_for
+from champion.adapters.kube import KubeApi, resource_for
 from champion.adapters.prometheus import PrometheusClient
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec
+from champion.api.v1alpha1.gpupool import Reservation
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
 from champion.builders.eval_job import eval_job, llm_judge_env
 from champion.builders.httproute import Backend, TrafficState
@@ -24,9 +25,9 @@ from champion.domain.conditions import rfc3339, set_condition
 from champion.domain.rollout.machine import decide
 from champion.domain.rollout.observations import Decision, Observations
 from champion.reconcile.children import converge, delete_owned
+from champion.reconcile.gpupool import record_reservation, release_reservation
 from champion.reconcile.rollout_observe import (
     MV,
-    POOL,
     VersionView,
     admission,
     analysis_due,
@@ -183,51 +184,39 @@ async def _act_route(
 async def _act_reservation(
     api: KubeApi, rollout: dict[str, Any], decision: Decision, views: dict[str, VersionView]
 ) -> None:
+    """Records the challenger's reservation in its pool and releases this rollout's others."""
     if decision.reserve is None:
         return
     meta = rollout["metadata"]
     key = f"{meta['namespace']}/{meta['name']}"
     target = decision.status.challenger
+    view = views.get(target or "")
     pools = {v.pool_body["metadata"]["name"] for v in views.values() if v.pool_body is not None}
     for pool_name in sorted(pools):
-        for _ in range(5):  # optimistic concurrency with the pool's own reconciler
-            pool = await api.get(POOL, pool_name)
-            if pool is None:
-                break
-            status = pool.get("status") or {}
-            current = [r for r in status.get("reservations", []) if r.get("rollout") != key]
-            view = views.get(target or "")
-            if (
-                decision.reserve
-                and view is not None
-                and view.pool_body is not None
-                and view.pool_body["metadata"]["name"] == pool_name
-            ):
-                current.append(
-                    {
-                        "rollout": key,
-                        "modelVersion": target,
-                        "namespace": meta["namespace"],
-                        "gpus": decision.reserve,
-                        "mode": "reserved",
-                        "since": decision.status.rollout_started_at,
-                    }
-                )
-            if current == status.get("reservations", []):
-                break
-            try:
-                await api.patch(
-                    POOL,
-                    pool_name,
-                    {
-                        "metadata": {"resourceVersion": pool["metadata"]["resourceVersion"]},
-                        "status": {"reservations": current},
-                    },
-                    subresource="status",
-                )
-                break
-            except Conflict:
-                continue
+        holds = (
+            decision.reserve
+            and view is not None
+            and view.spec is not None
+            and view.pool_body is not None
+            and view.pool_body["metadata"]["name"] == pool_name
+        )
+        if holds and view is not None and view.spec is not None:
+            await record_reservation(
+                api,
+                pool_name,
+                Reservation(
+                    rollout=key,
+                    model_version=target or "",
+                    namespace=meta["namespace"],
+                    gpus=decision.reserve,
+                    replicas=view.spec.serving.replicas,
+                    gpus_per_replica=view.spec.serving.gpus_per_replica,
+                    mode="reserved",
+                    since=decision.status.rollout_started_at,
+                ),
+            )
+        else:
+            await release_reservation(api, pool_name, key)
 
 
 async def _judge_keys(api: KubeApi, suite: str, namespace: str) -> list[dict[str, Any]]:

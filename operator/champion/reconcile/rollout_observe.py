@@ -10,6 +10,7 @@ from champion.adapters.prometheus import PrometheusClient, PrometheusUnavailable
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.gpupool import GPUPoolSpec
 from champion.api.v1alpha1.modelversion import ModelVersionSpec
+from champion.api.v1alpha1.modelversion import Placement as ModelVersionPlacement
 from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
 from champion.builders.workloads import Owner, VersionContext, is_ready, workload
 from champion.domain.conditions import parse_time
@@ -23,6 +24,36 @@ POOL = resource_for("champion.dev/v1alpha1", "GPUPool")
 NODE = resource_for("v1", "Node")
 POD = resource_for("v1", "Pod")
 ACTIONS = ("promote", "abort", "retry", "pause")
+
+
+def pinned_pool(
+    pool: GPUPoolSpec | None, pool_body: dict[str, Any] | None, body: dict[str, Any] | None
+) -> GPUPoolSpec | None:
+    """The pool as a running version's pods were placed with it.
+
+    A pool edited while a version runs must not re-render its pod template (that
+    would reschedule, i.e. evict, every replica): the ModelVersion's
+    `status.placement` snapshot keeps selector, tolerations, affinity and GPU
+    resource until the version stops running; the change is reported there
+    (Placement=False, GPUPoolChanged) and applies to the next version.
+    """
+    placement = ((body or {}).get("status") or {}).get("placement") or {}
+    if pool is None or pool_body is None or not placement.get("replicas"):
+        return pool
+    if placement.get("pool") != pool_body["metadata"]["name"]:
+        return pool
+    try:
+        snapshot = ModelVersionPlacement.model_validate(placement)
+    except ValueError:
+        return pool
+    return pool.model_copy(
+        update={
+            "node_selector": snapshot.node_selector,
+            "tolerations": snapshot.tolerations,
+            "affinity": snapshot.affinity,
+            "gpu_resource": snapshot.gpu_resource or pool.gpu_resource,
+        }
+    )
 
 
 class VersionView:
@@ -46,6 +77,7 @@ class VersionView:
                 self.pool = GPUPoolSpec.model_validate(pool_body.get("spec") or {})
             except ValueError:
                 self.pool = None
+        self.pool = pinned_pool(self.pool, pool_body, body)
 
     def context(self, rollout: dict[str, Any], replicas: int) -> VersionContext | None:
         if self.spec is None or self.body is None:
@@ -144,9 +176,8 @@ async def admission(
     )
     meta = rollout["metadata"]
     champion_view = views.get(status.champion or "")
-    champion_replicas = (
-        champion_view.spec.serving.replicas if champion_view and champion_view.spec else 0
-    )
+    champion_spec = champion_view.spec if champion_view else None
+    champion_replicas = champion_spec.serving.replicas if champion_spec else 0
     request = Request(
         rollout=f"{meta['namespace']}/{meta['name']}",
         namespace=meta["namespace"],
@@ -155,6 +186,9 @@ async def admission(
         gpus_per_replica=view.spec.serving.gpus_per_replica,
         mode=str(spec.strategy.capacity_mode),
         champion_replicas=champion_replicas,
+        # Swap frees the champion's replicas on the nodes they really run on, at their size.
+        champion_version=status.champion,
+        champion_gpus_per_replica=champion_spec.serving.gpus_per_replica if champion_spec else None,
     )
     return admit(state, request, now)
 
