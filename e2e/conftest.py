@@ -8,8 +8,10 @@ hack/e2e-kind.md).
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +31,29 @@ def k(env: dict[str, str], *args: str) -> str:
     if result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result.stdout
+
+
+def wait_rollout(
+    env: dict[str, str],
+    field: str,
+    version: str,
+    phase: str,
+    timeout: float,
+    name: str = "chat",
+    namespace: str = "demo",
+) -> dict:
+    """Polls `kubectl get rollout` until it is in `phase` with status.<field> = version."""
+    deadline = time.monotonic() + timeout
+    last: dict = {}
+    while time.monotonic() < deadline:
+        last = json.loads(k(env, "get", "rollout", name, "-n", namespace, "-o", "json"))
+        status = last.get("status") or {}
+        if status.get("phase") == phase and status.get(field) == version:
+            return last
+        time.sleep(1)
+    raise AssertionError(
+        f"rollout {name} never reached {phase} with {field}={version}: {last.get('status')}"
+    )
 
 
 @pytest.fixture(scope="module")

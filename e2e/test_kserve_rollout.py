@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
 from typing import Any
 
 import pytest
 import yaml
 
-from e2e.conftest import ROOT, k, kubectl
+from e2e.conftest import ROOT, k, kubectl, wait_rollout
 
 pytestmark = pytest.mark.slow
 
@@ -61,24 +60,12 @@ def apply(env: dict[str, str], *docs: dict[str, Any]) -> None:
     )
 
 
-def wait_churn(env: dict[str, str], field: str, name: str, phase: str, timeout: float) -> dict:
-    deadline = time.monotonic() + timeout
-    last: dict = {}
-    while time.monotonic() < deadline:
-        last = json.loads(k(env, "get", "rollout", "churn", "-n", "demo", "-o", "json"))
-        status = last.get("status") or {}
-        if status.get("phase") == phase and status.get(field) == name:
-            return last
-        time.sleep(1)
-    raise AssertionError(f"churn never reached {phase} with {field}={name}: {last.get('status')}")
-
-
 def test_a_kserve_model_is_promoted_then_a_slower_one_rolled_back_on_kserves_own_metrics(
     cluster: dict[str, str],
 ) -> None:
     k(cluster, "apply", "-f", str(ROOT / "examples" / "demo" / "00-namespace.yaml"))
     apply(cluster, version("churn-v7", {"latencyScale": 1.0}), ROLLOUT)
-    wait_churn(cluster, "champion", "churn-v7", "Succeeded", 90)
+    wait_rollout(cluster, "champion", "churn-v7", "Succeeded", 90, name="churn")
     isvc = json.loads(k(cluster, "get", "inferenceservice", "-n", "demo", "-o", "json"))["items"]
     assert [i["metadata"]["name"] for i in isvc] == ["churn-churn-v7"]
     route = json.loads(k(cluster, "get", "httproute", "churn", "-n", "demo", "-o", "json"))
@@ -90,7 +77,7 @@ def test_a_kserve_model_is_promoted_then_a_slower_one_rolled_back_on_kserves_own
     apply(cluster, version("churn-v8", {"latencyScale": 1.0}))
     k(cluster, "patch", "rollout", "churn", "-n", "demo", "--type", "merge",
       "-p", '{"spec":{"modelVersion":"churn-v8"}}')  # fmt: skip
-    promoted = wait_churn(cluster, "champion", "churn-v8", "Succeeded", 150)
+    promoted = wait_rollout(cluster, "champion", "churn-v8", "Succeeded", 150, name="churn")
     looked = [h for h in promoted["status"]["history"] if h["evidence"]]
     assert looked, promoted["status"]["history"]
     latency = [e for h in looked for e in h["evidence"] if e["metric"].startswith("latency")]
@@ -101,7 +88,7 @@ def test_a_kserve_model_is_promoted_then_a_slower_one_rolled_back_on_kserves_own
     apply(cluster, version("churn-v9", {"latencyScale": 4.0}))
     k(cluster, "patch", "rollout", "churn", "-n", "demo", "--type", "merge",
       "-p", '{"spec":{"modelVersion":"churn-v9"}}')  # fmt: skip
-    rolled = wait_churn(cluster, "challenger", "churn-v9", "RolledBack", 150)
+    rolled = wait_rollout(cluster, "challenger", "churn-v9", "RolledBack", 150, name="churn")
     rollback = next(h for h in reversed(rolled["status"]["history"]) if h["decision"] == "rollback")
     assert rollback["message"].split(": ")[0].removeprefix("final look: ").startswith("latency"), (
         rollback["message"]

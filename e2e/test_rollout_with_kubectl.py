@@ -8,25 +8,9 @@ import time
 
 import pytest
 
-from e2e.conftest import ROOT, k, kubectl
+from e2e.conftest import ROOT, k, kubectl, wait_rollout
 
 pytestmark = pytest.mark.slow
-
-
-def wait_rollout(
-    env: dict[str, str], version_field: str, version: str, phase: str, timeout: float
-) -> dict:
-    deadline = time.monotonic() + timeout
-    last: dict = {}
-    while time.monotonic() < deadline:
-        last = json.loads(k(env, "get", "rollout", "chat", "-n", "demo", "-o", "json"))
-        status = last.get("status") or {}
-        if status.get("phase") == phase and status.get(version_field) == version:
-            return last
-        time.sleep(1)
-    raise AssertionError(
-        f"rollout never reached {phase} with {version_field}={version}: {last.get('status')}"
-    )
 
 
 def test_a_slow_version_is_rolled_back_with_the_evidence_in_describe(

@@ -11,6 +11,6 @@ stamp=.venv/.champion-installed
 want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   .venv/bin/pip install -q --upgrade pip >/dev/null 2>&1 || true
-  .venv/bin/pip install -q -c constraints.txt -e '.[dev]'
+  .venv/bin/pip install -q -c constraints.txt -e '.[dev,similarity]'
   echo "$want" > "$stamp"
 fi

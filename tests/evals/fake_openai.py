@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -27,6 +27,13 @@ async def serve(answer: Answer) -> tuple[web.AppRunner, str]:
             {"choices": [{"index": 0, "message": {"role": "assistant", "content": content}}]}
         )
 
+    return await start(chat)
+
+
+async def start(
+    chat: Callable[[web.Request], Awaitable[web.Response]],
+) -> tuple[web.AppRunner, str]:
+    """Serves `chat` at /v1/chat/completions on a free loopback port; (runner, base URL)."""
     app = web.Application()
     app.router.add_post("/v1/chat/completions", chat)
     runner = web.AppRunner(app, access_log=None)

