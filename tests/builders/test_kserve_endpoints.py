@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from champion.builders.eval_job import eval_job
+from champion.builders.eval_job import EvalRunner, eval_job
 from champion.builders.workloads import default_service_port, served_model_name, service_name
 from champion.reconcile.rollout_observe import service_port
 from tests.builders.test_workloads import OWNER, ctx
@@ -27,7 +27,7 @@ def test_a_deployment_version_keeps_its_serving_port_and_default_model() -> None
 def test_the_eval_job_names_each_versions_model_for_kserve() -> None:
     job = eval_job(
         namespace="demo", rollout="churn", suite="s", version="churn-v8",
-        endpoint="http://a:80", baseline_endpoint="http://b:80", image="champion:test",
+        endpoint="http://a:80", baseline_endpoint="http://b:80", runner=EvalRunner("champion:test"),
         timeout_seconds=60, owner=OWNER, model="churn-churn-v8", baseline_model="churn-churn-v7",
     )  # fmt: skip
     args = job["spec"]["template"]["spec"]["containers"][0]["args"]

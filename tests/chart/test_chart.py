@@ -40,6 +40,7 @@ def test_lint_strict(helm_bin: str) -> None:
             "metrics.prometheusRule.enabled=true",
             "watchNamespaces={a,b}",
             "prometheus.url=http://prom:9090",
+            "evalJobs.namespaces={team-a,team-b}",
         ),
         ("crds.install=false",),
     ],

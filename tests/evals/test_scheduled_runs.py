@@ -12,6 +12,7 @@ import yaml
 
 from champion.adapters import metrics as operator_metrics
 from champion.adapters.kube import KubeApi, connect, resource_for
+from champion.builders.eval_job import EvalRunner
 from champion.builders.workloads import service_name
 from champion.reconcile.evalsuite import reconcile_evalsuite
 from champion.reconcile.rollout_observe import load_versions
@@ -67,7 +68,7 @@ async def serving(api: KubeApi, champion: str = "chat-v1") -> dict[str, Any]:
 async def tick(api: KubeApi, at: datetime) -> tuple[dict[str, Any], list[Any]]:
     body = await api.get(SUITE, "arithmetic", "demo")
     assert body is not None
-    result = await reconcile_evalsuite(api, body, at, image="champion:test")
+    result = await reconcile_evalsuite(api, body, at, EvalRunner("champion:test"))
     fresh = await api.get(SUITE, "arithmetic", "demo")
     assert fresh is not None
     return fresh, result.events
@@ -108,6 +109,7 @@ async def test_a_due_slot_runs_the_suite_against_the_champion_and_a_failure_is_d
     assert "--baseline-endpoint" not in args
     assert job["metadata"]["ownerReferences"][0]["kind"] == "EvalSuite"
     assert job["metadata"]["labels"]["champion.dev/model-version"] == "chat-v1"
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] == "champion-eval"
 
     # Still running at the same slot: nothing new is started, nothing is recorded.
     again, events = await tick(api, slot + timedelta(seconds=50))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, ScorerType
@@ -9,6 +10,17 @@ from champion.builders.naming import MANAGED_BY, ROLLOUT_LABEL, VERSION_LABEL, d
 from champion.builders.workloads import Owner
 
 SUITE_LABEL = "champion.dev/eval-suite"
+
+
+@dataclass(frozen=True)
+class EvalRunner:
+    """How eval Jobs run: the operator's image, as a ServiceAccount that may read EvalSuites
+    and write result ConfigMaps in the Job's namespace (the chart creates it)."""
+
+    image: str = "champion:0.1.0"
+    service_account: str | None = "champion-eval"
+
+
 RESULT_KEY = "result.json"
 
 
@@ -43,7 +55,7 @@ def eval_job(
     version: str,
     endpoint: str,
     baseline_endpoint: str | None,
-    image: str,
+    runner: EvalRunner,
     timeout_seconds: int,
     owner: Owner,
     env: list[dict[str, Any]] | None = None,
@@ -83,6 +95,11 @@ def eval_job(
                 "metadata": {"labels": labels},
                 "spec": {
                     "restartPolicy": "Never",
+                    **(
+                        {"serviceAccountName": runner.service_account}
+                        if runner.service_account
+                        else {}
+                    ),
                     "securityContext": {
                         "runAsNonRoot": True,
                         "runAsUser": 65532,
@@ -91,7 +108,7 @@ def eval_job(
                     "containers": [
                         {
                             "name": "eval",
-                            "image": image,
+                            "image": runner.image,
                             "args": args,
                             **({"env": env} if env else {}),
                             "resources": {

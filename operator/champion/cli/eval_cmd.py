@@ -151,7 +151,7 @@ async def _suite_from_cluster(ref: str, kubeconfig: str | None) -> Any:
     from champion.api.v1alpha1.evalsuite import EvalSuiteSpec
 
     ns, name = _split_ref(ref, "--suite-ref")
-    api = await connect(kubeconfig)
+    api = await connect(kubeconfig, user_agent="champion-eval")
     try:
         body = await api.get(resource_for("champion.dev/v1alpha1", "EvalSuite"), name, ns)
     finally:
@@ -166,7 +166,7 @@ async def _write_configmap(ref: str, kubeconfig: str | None, text: str) -> None:
     from champion.builders.eval_job import RESULT_KEY
 
     ns, name = _split_ref(ref, "--output-configmap")
-    api = await connect(kubeconfig)
+    api = await connect(kubeconfig, user_agent="champion-eval")
     try:
         await api.ensure(
             {

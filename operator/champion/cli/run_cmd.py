@@ -56,6 +56,13 @@ def run(
     eval_image: Annotated[
         str, typer.Option(envvar="CHAMPION_EVAL_IMAGE", help="Image for eval gate Jobs.")
     ] = "champion:0.1.0",
+    eval_service_account: Annotated[
+        str,
+        typer.Option(
+            envvar="CHAMPION_EVAL_SERVICE_ACCOUNT",
+            help="ServiceAccount eval Jobs run as ('' for the namespace's default).",
+        ),
+    ] = "champion-eval",
     log_format: Annotated[
         str, typer.Option(envvar="CHAMPION_LOG_FORMAT", help="json or console.")
     ] = "json",
@@ -79,6 +86,7 @@ def run(
         rollout_tick_seconds=rollout_tick,
         gpupool_tick_seconds=gpupool_tick,
         eval_image=eval_image,
+        eval_service_account=eval_service_account or None,
         log_format=log_format,
         log_level=log_level,
     )

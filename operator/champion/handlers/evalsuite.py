@@ -17,7 +17,7 @@ PLURAL = "evalsuites"
 
 
 async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
-    return await reconcile_evalsuite(runtime.kube(), body, now, runtime.settings.eval_image)
+    return await reconcile_evalsuite(runtime.kube(), body, now, runtime.settings.eval_runner())
 
 
 def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> None:

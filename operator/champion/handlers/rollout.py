@@ -18,7 +18,7 @@ PLURAL = "rollouts"
 
 async def _reconcile(runtime: Runtime, body: dict[str, Any], now: datetime) -> ReconcileResult:
     return await reconcile_rollout(
-        runtime.kube(), runtime.prometheus, body, now, runtime.settings.eval_image
+        runtime.kube(), runtime.prometheus, body, now, runtime.settings.eval_runner()
     )
 
 

@@ -9,19 +9,18 @@ from champion.adapters.kube import KubeApi, resource_for
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus
+from champion.builders.eval_job import EvalRunner
 from champion.domain.conditions import set_condition
 from champion.reconcile.evalsuite_schedule import scheduled_runs
 from champion.reconcile.references import configmap_key
-from champion.reconcile.settings import OperatorSettings
 from champion.reconcile.spec_validity import parse_spec
 from champion.reconcile.status import Event, ReconcileResult, write_status
 
 SECRET = resource_for("v1", "Secret")
-DEFAULT_IMAGE = OperatorSettings().eval_image
 
 
 async def reconcile_evalsuite(
-    api: KubeApi, body: dict[str, Any], now: datetime, image: str = DEFAULT_IMAGE
+    api: KubeApi, body: dict[str, Any], now: datetime, runner: EvalRunner = EvalRunner()
 ) -> ReconcileResult:
     meta = body["metadata"]
     namespace, generation = meta["namespace"], meta.get("generation")
@@ -75,7 +74,7 @@ async def reconcile_evalsuite(
         )
     scheduled: list[Event] = []
     if spec is not None and not problems:
-        scheduled = await scheduled_runs(api, body, spec, status, now, image)
+        scheduled = await scheduled_runs(api, body, spec, status, now, runner)
     status.observed_generation = generation
     written = await write_status(api, body, status.to_wire())
     events = (

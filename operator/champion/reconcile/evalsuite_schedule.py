@@ -19,7 +19,7 @@ from champion.adapters.kube import KubeApi, resource_for
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus, ScheduleStatus
-from champion.builders.eval_job import RESULT_KEY, eval_job, llm_judge_env
+from champion.builders.eval_job import RESULT_KEY, EvalRunner, eval_job, llm_judge_env
 from champion.builders.naming import VERSION_LABEL
 from champion.builders.workloads import Owner
 from champion.domain.conditions import parse_time, rfc3339, set_condition
@@ -101,7 +101,7 @@ async def scheduled_runs(
     spec: EvalSuiteSpec,
     status: EvalSuiteStatus,
     now: datetime,
-    image: str,
+    runner: EvalRunner,
 ) -> list[Event]:
     """Starts the due run and records finished ones; mutates `status`."""
     meta = body["metadata"]
@@ -177,7 +177,7 @@ async def scheduled_runs(
         version=champion,
         endpoint=endpoint,
         baseline_endpoint=None,
-        image=image,
+        runner=runner,
         timeout_seconds=int(min(86400, max(600, spec.timeout_seconds * 20))),
         owner=Owner(body["apiVersion"], body["kind"], name, meta["uid"]),
         env=llm_judge_env(spec),

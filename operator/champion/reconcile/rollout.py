@@ -16,7 +16,7 @@ from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec
 from champion.api.v1alpha1.gpupool import Reservation
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
-from champion.builders.eval_job import eval_job, llm_judge_env
+from champion.builders.eval_job import EvalRunner, eval_job, llm_judge_env
 from champion.builders.httproute import Backend, TrafficState
 from champion.builders.naming import ROLLOUT_LABEL
 from champion.builders.traffic import provider_for
@@ -57,7 +57,7 @@ async def reconcile_rollout(
     prometheus: PrometheusClient | None,
     body: dict[str, Any],
     now: datetime,
-    settings_image: str = "champion:0.1.0",
+    eval_runner: EvalRunner = EvalRunner(),
 ) -> ReconcileResult:
     meta = body["metadata"]
     namespace, name, generation = meta["namespace"], meta["name"], meta.get("generation")
@@ -108,7 +108,7 @@ async def reconcile_rollout(
     await _act_children(api, body, decision, views)
     await _act_route(api, body, spec, decision, views)
     await _act_reservation(api, body, decision, views)
-    await _act_evals(api, body, spec, decision, views, evals, settings_image)
+    await _act_evals(api, body, spec, decision, views, evals, eval_runner)
     for version, stage in decision.stage_updates.items():
         with contextlib.suppress(Exception):
             await api.patch(
@@ -236,7 +236,7 @@ async def _act_evals(
     decision: Decision,
     views: dict[str, VersionView],
     evals: dict[str, Any],
-    image: str,
+    runner: EvalRunner,
 ) -> None:
     meta = rollout["metadata"]
     s = decision.status
@@ -253,7 +253,7 @@ async def _act_evals(
                 await api.ensure(
                     eval_job(
                         namespace=meta["namespace"], rollout=meta["name"], suite=suite, version=s.challenger,
-                        endpoint=endpoint, baseline_endpoint=await url(s.champion), image=image,
+                        endpoint=endpoint, baseline_endpoint=await url(s.champion), runner=runner,
                         timeout_seconds=gate.timeout_seconds if gate else 1800, owner=owner,
                         env=await _judge_keys(api, suite, meta["namespace"]),
                         model=served_model(rollout, views.get(s.challenger)),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from champion.builders.eval_job import EvalRunner
+
 
 @dataclass(frozen=True)
 class OperatorSettings:
@@ -23,5 +25,11 @@ class OperatorSettings:
     modelversion_tick_seconds: float = 30.0
     eval_image: str = "champion:0.1.0"
     """Image for eval gate Jobs (the operator's own image runs `champion eval run`)."""
+    eval_service_account: str | None = "champion-eval"
+    """ServiceAccount eval Jobs run as (reads EvalSuites, writes result ConfigMaps); None: the
+    namespace's default."""
     log_format: str = "json"
     log_level: str = "INFO"
+
+    def eval_runner(self) -> EvalRunner:
+        return EvalRunner(self.eval_image, self.eval_service_account)

@@ -171,8 +171,13 @@ def _contains(actual: Any, desired: Any) -> bool:
     return bool(actual == desired)
 
 
-async def connect(kubeconfig: str | None = None, context: str | None = None) -> KubeApi:
-    """A client from a kubeconfig file, or in-cluster service-account credentials."""
+async def connect(
+    kubeconfig: str | None = None, context: str | None = None, user_agent: str = "champion-operator"
+) -> KubeApi:
+    """A client from a kubeconfig file, or in-cluster service-account credentials.
+
+    `user_agent` names the caller in the API server's audit log (the operator, or an eval Job).
+    """
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
 
@@ -186,7 +191,7 @@ async def connect(kubeconfig: str | None = None, context: str | None = None) -> 
         k8s_config.load_kube_config(
             config_file=kubeconfig, context=context, client_configuration=cfg
         )
-    headers: dict[str, str] = {}
+    headers: dict[str, str] = {"User-Agent": user_agent}
     token = cfg.api_key.get("authorization") or cfg.api_key.get("BearerToken")
     if token:
         headers["Authorization"] = token if token.startswith("Bearer ") else f"Bearer {token}"

@@ -25,7 +25,7 @@ import copy
 from collections import Counter
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from aiohttp import web
@@ -36,6 +36,15 @@ from champion.sandbox.apiserver.store import HISTORY, Store
 from champion.sandbox.apiserver.types import ResourceType
 
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request body limit
+
+
+class LoggedRequest(NamedTuple):
+    """One request as the server saw it; `agent` tells the operator, kopf and eval Jobs apart."""
+
+    method: str
+    path: str
+    query: str
+    agent: str
 
 
 class ApiServer:
@@ -59,7 +68,7 @@ class ApiServer:
         self.kmock = KmockFront(emulate=self._emulate, journal_limit=journal_limit)
         self.bookmark_interval = bookmark_interval
         self.requests: Counter[tuple[str, str]] = Counter()
-        self.request_log: list[tuple[str, str, str]] = []
+        self.request_log: list[LoggedRequest] = []
         self.stopping = asyncio.Event()
         self.kubeconfig: Path | None = None
         self._kubeconfig_target = kubeconfig
@@ -185,7 +194,11 @@ class ApiServer:
     async def _emulate(self, request: web.BaseRequest) -> web.StreamResponse:
         path = request.path.rstrip("/") or "/"
         self.requests[(request.method, path)] += 1
-        self.request_log.append((request.method, path, request.query_string))
+        self.request_log.append(
+            LoggedRequest(
+                request.method, path, request.query_string, request.headers.get("User-Agent", "")
+            )
+        )
         try:
             return await routes.route(self, request)
         except errors.ApiStatusError as exc:
