@@ -36,6 +36,10 @@ def test_a_slow_version_is_rolled_back_with_the_evidence_in_describe(
     ro = wait_rollout(cluster, "challenger", "chat-v3", "RolledBack", 150)
     assert ro["status"]["champion"] == "chat-v1"
     assert ro["status"]["weights"] == {"champion": 100, "challenger": 0}
+    rollback = next(h for h in reversed(ro["status"]["history"]) if h["decision"] == "rollback")
+    assert rollback["phase"] == "Shadow" or (
+        rollback["phase"] == "Canary" and rollback.get("step") == 0
+    ), rollback
 
     describe = k(cluster, "describe", "rollout", "chat", "-n", "demo")
     assert "RegressionDetected" in describe
@@ -100,7 +104,7 @@ def test_a_version_failing_its_eval_gate_never_gets_traffic(cluster: dict[str, s
     assert suite["passed"] is False and suite["modelVersion"] == "chat-v9"
 
 
-def test_five_more_points_of_errors_are_rolled_back_before_promotion(
+def test_three_more_points_of_errors_are_rolled_back_in_shadow_or_the_first_step(
     cluster: dict[str, str],
 ) -> None:
     k(cluster, "apply", "-f", str(ROOT / "examples" / "demo"))
@@ -111,7 +115,7 @@ def test_five_more_points_of_errors_are_rolled_back_before_promotion(
         .replace("chat-v2", "chat-v8")
     )
     flaky = flaky.replace(
-        '"latencyScale": 0.95, "errorRate": 0.005', '"latencyScale": 1.0, "errorRate": 0.06'
+        '"latencyScale": 0.95, "errorRate": 0.005', '"latencyScale": 1.0, "errorRate": 0.035'
     )
     subprocess.run(
         [kubectl(), "apply", "-f", "-"],
@@ -121,30 +125,19 @@ def test_five_more_points_of_errors_are_rolled_back_before_promotion(
         check=True,
         capture_output=True,
     )
-    k(
-        cluster,
-        "patch",
-        "rollout",
-        "chat",
-        "-n",
-        "demo",
-        "--type",
-        "merge",
-        "-p",
-        '{"spec":{"modelVersion":"chat-v8"}}',
-    )
-    ro = wait_rollout(cluster, "challenger", "chat-v8", "RolledBack", 120)
+    # 0.5% -> 3.5% against a 1.5x margin takes about 850 challenger requests to show at
+    # alpha 0.05; a 60 s shadow at 20 rps mirrors about 1,200 (the demo's 20 s shadow: 400).
+    k(cluster, "patch", "rollout", "chat", "-n", "demo", "--type", "merge", "-p",
+      '{"spec":{"modelVersion":"chat-v8","strategy":{"shadow":{"durationSeconds":60}}}}')  # fmt: skip
+    ro = wait_rollout(cluster, "challenger", "chat-v8", "RolledBack", 150)
     rollback = next(h for h in reversed(ro["status"]["history"]) if h["decision"] == "rollback")
-    # Alone on a 2-core machine this lands in shadow or the first canary step; under heavy CPU
-    # contention the load generator sends less traffic, so only "before promotion" is asserted.
-    assert rollback["phase"] in ("Shadow", "Canary"), rollback
+    assert rollback["phase"] == "Shadow" or (
+        rollback["phase"] == "Canary" and rollback.get("step") == 0
+    ), rollback
+    assert rollback["message"].startswith("errors:"), rollback["message"]
     errors = next(e for e in rollback["evidence"] if e["metric"] == "errors")
-    if rollback["message"].startswith("final look:"):
-        # Starved of traffic by a busy machine, the e-process may not cross before the last
-        # step ends; the planned final look must then name the errors as the regression.
-        assert rollback["message"].startswith("final look: errors:"), rollback["message"]
-    else:
-        assert rollback["message"].startswith("errors:"), rollback["message"]
-        assert errors["statistic"] >= errors["threshold"]
+    assert errors["statistic"] >= errors["threshold"]
     challenger_rate = errors["challengerEvents"] / errors["challengerTotal"]
-    assert challenger_rate > errors["championEvents"] / errors["championTotal"], errors
+    assert challenger_rate > 2 * errors["championEvents"] / errors["championTotal"], errors
+    k(cluster, "patch", "rollout", "chat", "-n", "demo", "--type", "merge", "-p",
+      '{"spec":{"strategy":{"shadow":{"durationSeconds":20}}}}')  # fmt: skip
