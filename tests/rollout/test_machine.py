@@ -290,19 +290,27 @@ def test_promotion_retires_the_old_champion_and_updates_stages() -> None:
 @pytest.mark.parametrize(
     ("action", "phase"), [("rollback", Phase.ROLLED_BACK), ("pause", Phase.PAUSED)]
 )
-def test_the_horizon_without_any_data_never_promotes(action: str, phase: Phase) -> None:
+def test_the_horizon_without_any_data_holds_until_max_inconclusive(
+    action: str, phase: Phase
+) -> None:
     spec = SPEC.model_copy(deep=True)
     spec.analysis.on_inconclusive = action  # type: ignore[assignment]
-    d = decide(
-        spec,
-        status(Phase.CANARY, step=1),
-        Observations(facts("v1", "v2")),
-        T0 + timedelta(seconds=61),
-        1,
-    )
-    assert d.status.phase == phase and d.status.champion == "v1"
-    assert "no metric ever had traffic" in d.status.message
-    assert f"onInconclusive={action}" in d.status.message
+    no_traffic = Observations(facts("v1", "v2"), metrics={"errors": Counts(0, 0, 0, 0)})
+    s = status(Phase.CANARY, step=1)
+    held = []
+    for i in range(1, 4):
+        d = decide(spec, s, no_traffic, T0 + timedelta(seconds=61 + 11 * i), 1)
+        s = d.status
+        held.append(s.phase)
+        if i == 1:
+            # Never promoted on no data, and not rolled back by the horizon alone.
+            assert s.phase == Phase.CANARY and s.champion == "v1", s.message
+            assert "holding at the end of the canary" in s.message
+            assert f"it will {action}" in s.message
+    assert held == [Phase.CANARY, Phase.CANARY, phase], held
+    assert s.champion == "v1" and "maxInconclusive=3" in s.message
+    # The hold is said once in history, not once per tick.
+    assert sum("holding at the end" in h.message for h in s.history) == 1
 
 
 def test_prometheus_down_rolls_back_only_after_max_inconclusive() -> None:

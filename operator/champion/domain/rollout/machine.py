@@ -393,14 +393,26 @@ class _Tick:
         judge = Judge.from_dict(judge_config(self.spec), copy.deepcopy(self.s.analysis_state))
         verdict = judge.finalize()
         self.verdict = verdict
+        if verdict.decision == "continue":
+            # No data at the horizon is never a promotion, nor a rollback on its own: the
+            # rollout holds, the analysis keeps counting inconclusive intervals, and
+            # maxInconclusive/onInconclusive decide as they would at any other step.
+            self.s.verdict = "inconclusive"
+            a = self.spec.analysis
+            message = (
+                f"holding at the end of the canary: {verdict.reason}; after {a.max_inconclusive} "
+                f"intervals without evidence (spec.analysis.maxInconclusive) it will "
+                f"{a.on_inconclusive} (spec.analysis.onInconclusive)"
+            )
+            if self.s.message != message:
+                self.s.message = message
+                self.record(verdict.decision, verdict.code, message, verdict)
+                self.events.append(("Warning", verdict.code, message))
+            return
         self.record(verdict.decision, verdict.code, verdict.reason, verdict)
         if verdict.decision == "rollback":
             self.s.verdict = "rollback"
             self.rollback(reasons.REGRESSION_DETECTED, verdict.reason)  # "final look: …"
-        elif verdict.decision == "continue":
-            # No data at the horizon is never a promotion: the user's onInconclusive decides.
-            self.s.verdict = "inconclusive"
-            self.horizon_without_evidence(verdict.reason)
         else:
             self.s.verdict = "promote"
             self.promote(reasons.PROMOTED, f"{self.s.challenger} promoted: {verdict.reason}")
@@ -487,21 +499,6 @@ class _Tick:
             return m / (100.0 + m)
         return None
 
-    def horizon_without_evidence(self, why: str) -> None:
-        action = self.spec.analysis.on_inconclusive
-        if action == InconclusiveAction.PAUSE:
-            self.goto(
-                Phase.PAUSED,
-                reasons.INSUFFICIENT_EVIDENCE,
-                f"paused at the end of the canary: {why} (spec.analysis.onInconclusive=pause)",
-                warning=True,
-            )
-            return
-        self.rollback(
-            reasons.INSUFFICIENT_EVIDENCE,
-            f"rolled back at the end of the canary: {why} (spec.analysis.onInconclusive=rollback)",
-        )
-
     def too_inconclusive(self) -> bool:
         if self.s.inconclusive_count < self.spec.analysis.max_inconclusive:
             return False
@@ -509,7 +506,7 @@ class _Tick:
             self.goto(
                 Phase.PAUSED,
                 reasons.INSUFFICIENT_EVIDENCE,
-                f"paused: {self.s.inconclusive_count} intervals without enough evidence (spec.analysis.onInconclusive=pause)",
+                f"paused: {self.s.inconclusive_count} consecutive intervals without enough evidence (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=pause)",
                 warning=True,
             )
             return True
