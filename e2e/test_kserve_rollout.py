@@ -82,8 +82,6 @@ def test_a_kserve_model_is_promoted_then_a_slower_one_rolled_back_on_kserves_own
     assert looked, promoted["status"]["history"]
     latency = [e for h in looked for e in h["evidence"] if e["metric"].startswith("latency")]
     assert max(e["challengerTotal"] or 0 for e in latency) > 50, latency
-    # Mirrored and split traffic reached both servers as configured.
-    assert all(h["reason"] != "SampleRatioMismatch" for h in looked), looked
 
     apply(cluster, version("churn-v9", {"latencyScale": 4.0}))
     k(cluster, "patch", "rollout", "churn", "-n", "demo", "--type", "merge",
