@@ -23,7 +23,7 @@ from champion.builders.workloads import (
     service_name,
 )
 from champion.sandbox.apiserver import ApiServer
-from champion.sandbox.cluster import ClusterStandIn
+from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
 from champion.sandbox.prometheus import PrometheusServer
 from tests.conftest import ROOT
 from tests.helpers import eventually
@@ -56,6 +56,8 @@ def churn_isvc(profile: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 async def cluster(apiserver: ApiServer, tmp_path: Path) -> AsyncIterator[ClusterStandIn]:
     apiserver.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
+    for node in sandbox_nodes(1, gpus=8):  # predictor pods are bound to nodes, as KServe's are
+        apiserver.seed(node)
     stand_in = ClusterStandIn(apiserver, PrometheusServer(tmp_path / "prom"), log_dir=tmp_path)
     (tmp_path / "prom").mkdir()
     stop = asyncio.Event()
@@ -182,3 +184,49 @@ async def test_without_the_inference_service_crd_nothing_is_emulated(
         assert stand_in.kserve.running == {}
     finally:
         await stand_in.close()
+
+
+@pytest.mark.slow
+async def test_a_gpu_predictor_is_counted_as_pods_and_waits_when_no_node_has_room(
+    apiserver: ApiServer, cluster: ClusterStandIn
+) -> None:
+    pod_t = resource_for("v1", "Pod")
+    api = await connect(str(apiserver.kubeconfig))
+    try:
+        fits = churn_isvc({})
+        fits["metadata"]["name"] = "churn-a"
+        fits["spec"]["predictor"]["model"]["resources"] = {
+            "requests": {"nvidia.com/gpu": "6"}, "limits": {"nvidia.com/gpu": "6"}
+        }  # fmt: skip
+        await api.create(fits)
+
+        async def ready() -> dict[str, Any] | None:
+            isvc = await api.get(ISVC, "churn-a", "demo")
+            return isvc if is_ready(isvc) else None
+
+        await eventually(ready, timeout=30, what="the predictor that fits to be Ready")
+        pods = await api.list(pod_t, "demo")
+        assert [(p["metadata"]["name"], p["status"]["phase"]) for p in pods] == [
+            ("churn-a-predictor-0", "Running")
+        ]
+        assert pods[0]["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
+        assert pods[0]["spec"]["containers"][0]["resources"]["requests"] == {"nvidia.com/gpu": "6"}
+
+        big = churn_isvc({})
+        big["metadata"]["name"] = "churn-b"
+        big["spec"]["predictor"]["model"]["resources"] = {
+            "requests": {"nvidia.com/gpu": "4"}, "limits": {"nvidia.com/gpu": "4"}
+        }  # fmt: skip
+        await api.create(big)
+
+        async def pending() -> dict[str, Any] | None:
+            isvc = await api.get(ISVC, "churn-b", "demo")
+            conds = {c["type"]: c for c in ((isvc or {}).get("status") or {}).get("conditions", [])}
+            ok = conds.get("Ready", {}).get("reason") == "InsufficientGPUs"
+            return conds["Ready"] if ok else None
+
+        cond = await eventually(pending, timeout=15, what="the predictor that does not fit")
+        assert cond["status"] == "False" and "1 of 1 predictor replicas" in cond["message"]
+        assert ("demo", "churn-b") not in cluster.kserve.running
+    finally:
+        await api.close()

@@ -74,7 +74,7 @@ class ClusterStandIn:
         self.prometheus = prometheus
         self.running: dict[tuple[str, str], Running] = {}
         self._targets: list[dict[str, Any]] | None = None
-        self.kserve = InferenceServiceController(api, log_dir)
+        self.kserve = InferenceServiceController(api, log_dir, schedule=self.schedule_predictor)
 
     def _t(self, group: str, plural: str):  # type: ignore[no-untyped-def]
         return self.store.type_for(group, plural)
@@ -117,7 +117,13 @@ class ClusterStandIn:
         else:
             current.sim.profile = profile
         replicas = int(dep["spec"].get("replicas", 1))
-        scheduled = self._schedule_pods(ns, name, dep, replicas)
+        owner = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "name": name,
+            "uid": dep["metadata"]["uid"],
+        }
+        scheduled = self._schedule_pods(ns, name, dep["spec"]["template"], replicas, owner)
         status = {
             "observedGeneration": dep["metadata"].get("generation", 1),
             "replicas": replicas,
@@ -140,14 +146,40 @@ class ClusterStandIn:
                     self._t("apps", "deployments"), ns, name, {**dep, "status": status}, "status"
                 )
 
-    def _gpus(self, dep: dict[str, Any]) -> tuple[str, int]:
-        for c in dep["spec"]["template"]["spec"].get("containers", []):
+    def _gpus(self, template: dict[str, Any]) -> tuple[str, int]:
+        for c in template["spec"].get("containers", []):
             for resource, value in ((c.get("resources") or {}).get("requests") or {}).items():
                 if resource.startswith("nvidia.com/"):
                     return resource, int(value)
         return "nvidia.com/gpu", 0
 
-    def _schedule_pods(self, ns: str, name: str, dep: dict[str, Any], replicas: int) -> int:
+    def schedule_predictor(self, isvc: dict[str, Any]) -> tuple[int, int]:
+        """KServe's predictor Deployment, as pods: (scheduled, wanted) replicas, so that a
+        KServe version's GPUs are counted in its pool like any other pod's."""
+        predictor = (isvc.get("spec") or {}).get("predictor") or {}
+        meta = isvc["metadata"]
+        template = {
+            "metadata": {
+                "labels": {**(meta.get("labels") or {}), **(predictor.get("labels") or {})}
+            },
+            "spec": {
+                "containers": [predictor.get("model") or {}],
+                "nodeSelector": predictor.get("nodeSelector") or {},
+            },
+        }
+        wanted = int(predictor.get("minReplicas") or 1)
+        owner = {
+            "apiVersion": isvc["apiVersion"],
+            "kind": "InferenceService",
+            "name": meta["name"],
+            "uid": meta["uid"],
+        }
+        name = f"{meta['name']}-predictor"
+        return self._schedule_pods(meta["namespace"], name, template, wanted, owner), wanted
+
+    def _schedule_pods(
+        self, ns: str, name: str, template: dict[str, Any], replicas: int, owner: dict[str, Any]
+    ) -> int:
         pods_t = self._t("", "pods")
         mine = self.store.select(
             pods_t,
@@ -158,7 +190,7 @@ class ClusterStandIn:
             if int(extra["metadata"]["name"].rsplit("-", 1)[1]) >= replicas:
                 with contextlib.suppress(ApiStatusError):
                     self.store.delete(pods_t, ns, extra["metadata"]["name"])
-        resource, gpus = self._gpus(dep)
+        resource, gpus = self._gpus(template)
         scheduled = 0
         for i in range(replicas):
             pod_name = f"{name}-{i}"
@@ -170,9 +202,7 @@ class ClusterStandIn:
             if pod is not None and pod["spec"].get("nodeName"):
                 scheduled += 1
                 continue
-            node = self._fit(
-                resource, gpus, dep["spec"]["template"]["spec"].get("nodeSelector") or {}
-            )
+            node = self._fit(resource, gpus, template["spec"].get("nodeSelector") or {})
             body = {
                 "apiVersion": "v1",
                 "kind": "Pod",
@@ -180,17 +210,10 @@ class ClusterStandIn:
                     "name": pod_name,
                     "namespace": ns,
                     "labels": {
-                        **(dep["spec"]["template"]["metadata"].get("labels") or {}),
+                        **(template["metadata"].get("labels") or {}),
                         "sandbox.champion.dev/owner": name,
                     },
-                    "ownerReferences": [
-                        {
-                            "apiVersion": "apps/v1",
-                            "kind": "Deployment",
-                            "name": name,
-                            "uid": dep["metadata"]["uid"],
-                        }
-                    ],
+                    "ownerReferences": [owner],
                 },
                 "spec": {
                     **({"nodeName": node} if node else {}),

@@ -24,6 +24,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,9 +131,16 @@ def _now() -> str:
 class InferenceServiceController:
     """Reconciles InferenceServices into Services, ModelServer processes and status."""
 
-    def __init__(self, api: ApiServer, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        api: ApiServer,
+        log_dir: Path | None = None,
+        schedule: Callable[[dict[str, Any]], tuple[int, int]] | None = None,
+    ) -> None:
         self.store = api.store
         self.log_dir = log_dir
+        # Binds the predictor's pods to nodes (scheduled, wanted); None: no GPU accounting.
+        self.schedule = schedule
         self.running: dict[tuple[str, str], KServeChild] = {}
         self._crashes: dict[tuple[str, str], tuple[int, float]] = {}
         self._session: aiohttp.ClientSession | None = None
@@ -208,6 +216,15 @@ class InferenceServiceController:
         predictor = (isvc.get("spec") or {}).get("predictor") or {}
         labels = {**(isvc["metadata"].get("labels") or {}), **(predictor.get("labels") or {})}
         profile = (predictor.get("annotations") or {}).get(PROFILE)
+        if self.schedule is not None:
+            scheduled, wanted = self.schedule(isvc)
+            if scheduled < wanted:
+                # As KServe reports a predictor whose pods are Pending: not Ready, and why.
+                self._write_status(
+                    isvc, svc, False, "InsufficientGPUs",
+                    f"{wanted - scheduled} of {wanted} predictor replicas cannot be scheduled: no node has the GPUs",
+                )  # fmt: skip
+                return
         address = svc["spec"]["clusterIP"]
         port = int(svc["spec"]["ports"][0]["port"])
         child = self.running.get(key)
