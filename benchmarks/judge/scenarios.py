@@ -19,6 +19,8 @@ from functools import cache
 import numpy as np
 from scipy.stats import norm
 
+from champion.domain.metrics_catalog import VLLM_E2E_BUCKETS, VLLM_TPOT_BUCKETS
+
 PROMETHEUS_DEFAULT = [
     0.005,
     0.01,
@@ -35,50 +37,8 @@ PROMETHEUS_DEFAULT = [
     7.5,
     10.0,
 ]
-VLLM_E2E = [
-    0.3,
-    0.5,
-    0.8,
-    1,
-    1.5,
-    2,
-    2.5,
-    5,
-    10,
-    15,
-    20,
-    30,
-    40,
-    50,
-    60,
-    120,
-    240,
-    480,
-    960,
-    1920,
-    7680,
-]
-VLLM_TPOT = [
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.15,
-    0.2,
-    0.3,
-    0.4,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-    20.0,
-    40.0,
-    80.0,
-]
+VLLM_E2E = list(VLLM_E2E_BUCKETS)
+VLLM_TPOT = list(VLLM_TPOT_BUCKETS)
 
 INTERVAL = 10  # seconds between looks
 HORIZON = 1800  # seconds of canary

@@ -12,30 +12,9 @@ from scipy.stats import binomtest, norm
 
 from champion.domain.judge import Counts, Histogram, Judge, JudgeConfig, MetricConfig
 from champion.domain.judge import edges as edge_plan
+from champion.domain.metrics_catalog import VLLM_E2E_BUCKETS
 
-VLLM_E2E = [
-    0.3,
-    0.5,
-    0.8,
-    1,
-    1.5,
-    2,
-    2.5,
-    5,
-    10,
-    15,
-    20,
-    30,
-    40,
-    50,
-    60,
-    120,
-    240,
-    480,
-    960,
-    1920,
-    7680,
-]
+VLLM_E2E = list(VLLM_E2E_BUCKETS)
 PROM_DEFAULT = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
 
 
