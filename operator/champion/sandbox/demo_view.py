@@ -96,7 +96,9 @@ class Timeline:
                     f" vs champion {ev.get('championEvents', 0):.0f}/{ev.get('championTotal', 0):.0f}"
                 )
             stat = ""
-            if ev.get("statistic") is not None:
+            # The detail already names this test's e-value and threshold; `statistic` is the
+            # metric's (a histogram's edges averaged), shown only when there is no detail.
+            if ev.get("statistic") is not None and not ev.get("detail"):
                 stat = f" e={ev['statistic']:.3g} (threshold {ev.get('threshold', 0):.3g})"
             self.say(
                 f"      {ev.get('metric')}:{counts}{stat} {escape(ev.get('detail', ''))}",
