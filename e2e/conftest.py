@@ -33,6 +33,13 @@ def k(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
+needs_sandbox_behaviour = pytest.mark.skipif(
+    bool(os.environ.get("E2E_KUBECONFIG")),
+    reason="makes a version slow or faulty through the sandbox's sandbox.champion.dev/profile "
+    "annotation, which real model servers ignore",
+)
+
+
 def wait_rollout(
     env: dict[str, str],
     field: str,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from e2e.conftest import ROOT, k, kubectl, wait_rollout
+from e2e.conftest import ROOT, k, kubectl, needs_sandbox_behaviour, wait_rollout
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_sandbox_behaviour]
 
 
 def version(name: str, profile: dict[str, float]) -> dict[str, Any]:

@@ -8,9 +8,9 @@ import time
 
 import pytest
 
-from e2e.conftest import ROOT, k, kubectl, wait_rollout
+from e2e.conftest import ROOT, k, kubectl, needs_sandbox_behaviour, wait_rollout
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, needs_sandbox_behaviour]
 
 
 def test_a_slow_version_is_rolled_back_with_the_evidence_in_describe(
