@@ -15,6 +15,7 @@ from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec
 from champion.api.v1alpha1.gpupool import Reservation
+from champion.api.v1alpha1.modelversion import ServingBackend
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
 from champion.builders.eval_job import EvalRunner, eval_job, llm_judge_env
 from champion.builders.httproute import Backend, TrafficState
@@ -162,6 +163,9 @@ async def _act_route(
         if ctx is None:
             return None
         name = service_name(ctx)
+        if ctx.spec.serving.backend != ServingBackend.KSERVE:
+            return Backend(name, ctx.spec.serving.port)  # our own Service: its port is ours
+        # KServe makes the predictor Service itself: route to the port it really has.
         return Backend(name, service_port(ctx, await api.get(SERVICE, name, ctx.namespace)))
 
     meta = rollout["metadata"]
