@@ -42,6 +42,12 @@ def llm_judge_env(spec: EvalSuiteSpec) -> list[dict[str, Any]]:
     ]
 
 
+def job_failed(job: dict[str, Any] | None) -> bool:
+    """Whether the Job controller reports the Job Failed (it ran out of retries or time)."""
+    conditions = ((job or {}).get("status") or {}).get("conditions") or []
+    return any(c.get("type") == "Failed" and c.get("status") == "True" for c in conditions)
+
+
 def eval_job_name(rollout: str, suite: str, version: str, run: str = "") -> str:
     """A gate run is one per (suite, version); a scheduled run adds its slot (`run`)."""
     return dns_label(rollout, "eval", suite, version, run)

@@ -19,7 +19,13 @@ from champion.adapters.kube import KubeApi, resource_for
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus, ScheduleStatus
-from champion.builders.eval_job import RESULT_KEY, EvalRunner, eval_job, llm_judge_env
+from champion.builders.eval_job import (
+    RESULT_KEY,
+    EvalRunner,
+    eval_job,
+    job_failed,
+    llm_judge_env,
+)
 from champion.builders.naming import VERSION_LABEL
 from champion.builders.workloads import Owner
 from champion.domain.conditions import parse_time, rfc3339, set_condition
@@ -37,11 +43,6 @@ def _lists_suite(rollout: dict[str, Any], suite: str) -> bool:
     return suite in (gate.get("suites") or [])
 
 
-def _job_failed(job: dict[str, Any] | None) -> bool:
-    conditions = ((job or {}).get("status") or {}).get("conditions") or []
-    return any(c.get("type") == "Failed" and c.get("status") == "True" for c in conditions)
-
-
 async def _collect(
     api: KubeApi, namespace: str, suite: str, sched: ScheduleStatus, status: EvalSuiteStatus
 ) -> tuple[list[Event], bool]:
@@ -53,7 +54,7 @@ async def _collect(
     raw = ((cm or {}).get("data") or {}).get(RESULT_KEY)
     job = await api.get(JOB, job_name, namespace)
     if raw is None:
-        if job is not None and not _job_failed(job):
+        if job is not None and not job_failed(job):
             return [], True
         sched.recorded_job = job_name
         why = "failed without a result" if job is not None else "is gone without a result"

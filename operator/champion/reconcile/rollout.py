@@ -196,15 +196,10 @@ async def _act_reservation(
     target = decision.status.challenger
     view = views.get(target or "")
     pools = {v.pool_body["metadata"]["name"] for v in views.values() if v.pool_body is not None}
+    spec = view.spec if view is not None else None
+    target_pool = view.pool_body["metadata"]["name"] if view and view.pool_body else None
     for pool_name in sorted(pools):
-        holds = (
-            decision.reserve
-            and view is not None
-            and view.spec is not None
-            and view.pool_body is not None
-            and view.pool_body["metadata"]["name"] == pool_name
-        )
-        if holds and view is not None and view.spec is not None:
+        if decision.reserve and spec is not None and pool_name == target_pool:
             await record_reservation(
                 api,
                 pool_name,
@@ -213,8 +208,8 @@ async def _act_reservation(
                     model_version=target or "",
                     namespace=meta["namespace"],
                     gpus=decision.reserve,
-                    replicas=view.spec.serving.replicas,
-                    gpus_per_replica=view.spec.serving.gpus_per_replica,
+                    replicas=spec.serving.replicas,
+                    gpus_per_replica=spec.serving.gpus_per_replica,
                     mode="reserved",
                     since=decision.status.rollout_started_at,
                 ),

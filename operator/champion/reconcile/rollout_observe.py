@@ -292,7 +292,7 @@ async def eval_states(
     """Each eval gate suite's run for the current challenger, from its Job and result ConfigMap."""
     import json as _json
 
-    from champion.builders.eval_job import RESULT_KEY, eval_job_name
+    from champion.builders.eval_job import RESULT_KEY, eval_job_name, job_failed
     from champion.domain.rollout.observations import EvalState
 
     gate = spec.strategy.eval_gate
@@ -320,10 +320,7 @@ async def eval_states(
         job = await api.get(JOB, name, meta["namespace"])
         if job is None:
             out[suite] = EvalState("missing")
-        elif any(
-            c.get("type") == "Failed" and c.get("status") == "True"
-            for c in (job.get("status") or {}).get("conditions", [])
-        ):
+        elif job_failed(job):
             out[suite] = EvalState(
                 "failed",
                 f"eval Job {name} failed without a result: kubectl logs -n {meta['namespace']} job/{name}",
