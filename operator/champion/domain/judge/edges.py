@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 
 from scipy.stats import beta
 
@@ -342,10 +343,9 @@ def _hazard_bound(
         return None
     # Every bucket from the one holding b/γ up to the one above b must have a mean hazard
     # no larger than the next one's: what a rising hazard implies.
-    chain = [secant(j) for j in range(k, i + 2)]
-    if any(h is None for h in chain) or any(
-        a > b_ * (1 + 1e-9) for a, b_ in zip(chain, chain[1:], strict=False)  # type: ignore[operator]
-    ):
+    maybe = [secant(j) for j in range(k, i + 2)]
+    chain = [h for h in maybe if h is not None]
+    if len(chain) < len(maybe) or any(a > b_ * (1 + 1e-9) for a, b_ in pairwise(chain)):
         return None
     pi_low = float(beta.ppf(0.05, above_next, above_b - above_next + 1))
     if pi_low <= 0:
