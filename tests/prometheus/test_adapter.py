@@ -115,6 +115,30 @@ async def test_histogram_bucket_deltas(prometheus: PrometheusServer) -> None:
     assert h.challenger_counts == [20, 20, 10]
 
 
+async def test_history_is_one_versions_histograms_over_the_window(
+    prometheus: PrometheusServer,
+) -> None:
+    """The judge's warm-up: the champion's buckets over the minutes before the analysis;
+    counters are ignored, and a version without series gives nothing rather than zeros."""
+    client = PrometheusClient(prometheus.url)
+    metrics = expand(
+        [
+            AnalysisMetric(name="latency", preset="vllm-latency"),
+            AnalysisMetric(name="errors", preset="vllm-errors"),
+        ]
+    )
+    history = await client.read_history(
+        metrics, "model_version", "v1", T0, T0 + timedelta(minutes=2)
+    )
+    assert set(history) == {"latency_e2e"}
+    assert history["latency_e2e"].champion_counts == [120, 60, 20]
+    assert history["latency_e2e"].challenger_counts == []
+    assert (
+        await client.read_history(metrics, "model_version", "v9", T0, T0 + timedelta(minutes=2))
+        == {}
+    )
+
+
 async def test_missing_series_is_no_data_and_down_is_unavailable(
     prometheus: PrometheusServer,
 ) -> None:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from champion.api.v1alpha1.modelversion import Stage
 from champion.api.v1alpha1.rollout import EvalGate, Phase, RolloutSpec, RolloutStatus
-from champion.domain.judge import Counts, Judge
+from champion.domain.judge import Counts, Histogram, Judge
 from champion.domain.placement import Admission
 from champion.domain.rollout.machine import decide, judge_config
 from champion.domain.rollout.observations import EvalState, Observations, VersionFacts
@@ -514,3 +514,32 @@ def test_latency_margin_reaches_the_judge_for_histograms_only() -> None:
     }
     # Without latencyMargin the margin is how much slower the challenger may be.
     assert judge_config(SPEC).metrics["errors"].histogram_margins() == (0.2, 0.0)
+
+
+def test_the_champions_history_places_the_edges_so_the_first_interval_is_tested() -> None:
+    spec = RolloutSpec.model_validate(
+        {
+            "modelVersion": "v2",
+            "strategy": {"shadow": {"durationSeconds": 60, "mirrorPercent": 100}},
+            "analysis": {
+                "intervalSeconds": 10,
+                "metrics": [{"name": "latency", "preset": "kserve-latency"}],
+            },
+        }
+    )
+    edges = [0.1, 0.25, 0.5, 1.0]
+    history = {"latency": Histogram(edges, [], [3000, 4000, 2000, 900, 100])}
+    now = {"latency": Histogram(edges, [30, 40, 20, 9, 1], [30, 40, 20, 9, 1])}
+    before, at = status(Phase.SHADOW), T0 + timedelta(seconds=10)
+
+    def tested(obs: Observations) -> dict[str, float]:
+        state = decide(spec, before, obs, at, 1).status.analysis_state or {}
+        latency = state["metrics"]["latency"]
+        return {name: t["cum"][1] for name, t in latency["tests"].items()}
+
+    # The champion's 10,000 requests before the analysis chose the edges: the first interval's
+    # 100 challenger requests are already tested at each of them.
+    first = tested(Observations(facts("v1", "v2"), metrics=now, warmup=history))
+    assert first and set(first.values()) == {100.0}
+    # Without that history the same interval only starts the warm-up.
+    assert tested(Observations(facts("v1", "v2"), metrics=now)) == {}

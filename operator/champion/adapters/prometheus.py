@@ -102,6 +102,25 @@ class PrometheusClient:
                     out[m.name] = Counts(ce or 0.0, ct, be or 0.0, bt)
         return out
 
+    async def read_history(
+        self,
+        metrics: list[ConcreteMetric],
+        label: str,
+        version: str,
+        start: datetime,
+        end: datetime,
+    ) -> dict[str, Histogram]:
+        """One version's histogram bucket deltas over [start, end], for every histogram
+        metric that has data there (the judge's warm-up reads only the champion's counts)."""
+        out: dict[str, Histogram] = {}
+        for m in metrics:
+            if m.kind != "histogram":
+                continue
+            got = await self.bucket_deltas(render(m.bucket_query, label, version), start, end)
+            if got is not None and sum(got[1]) > 0:
+                out[m.name] = Histogram(edges=got[0], challenger_counts=[], champion_counts=got[1])
+        return out
+
 
 def _single(result: list[dict[str, Any]]) -> float | None:
     if not result:

@@ -36,6 +36,7 @@ from champion.reconcile.rollout_observe import (
     load_versions,
     manual_actions,
     read_metrics,
+    read_warmup,
     served_model,
     service_port,
     version_endpoint,
@@ -89,12 +90,15 @@ async def reconcile_rollout(
     facts = {n: await version_facts(api, body, v) for n, v in views.items()}
     window = analysis_due(spec, status, now)
     metrics_data, metrics_error = (None, None)
+    warmup = None
     if (
         window is not None
         and facts.get(status.challenger or "")
         and facts[status.challenger or ""].ready
     ):
         metrics_data, metrics_error = await read_metrics(prometheus, spec, status, window)
+        if metrics_data is not None:
+            warmup = await read_warmup(prometheus, spec, status, window)
     evals = await eval_states(api, body, spec, status)
     obs = Observations(
         evals=evals,
@@ -102,6 +106,7 @@ async def reconcile_rollout(
         actions=manual_actions(body),
         admission=await admission(api, body, spec, status, views, rfc3339(now)),
         metrics=metrics_data,
+        warmup=warmup,
         metrics_error=metrics_error,
     )
     decision = decide(spec, status, obs, now, generation)

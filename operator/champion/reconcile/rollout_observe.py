@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from champion.adapters.kube import KubeApi, resource_for
@@ -231,6 +231,40 @@ async def read_metrics(
     except PrometheusUnavailable as exc:
         return None, str(exc)
     return data, None
+
+
+async def read_warmup(
+    prometheus: PrometheusClient | None,
+    spec: RolloutSpec,
+    status: RolloutStatus,
+    window: tuple[datetime, datetime],
+) -> dict[str, Observation] | None:
+    """The champion's histograms over `warmupSeconds` before the analysis' first look.
+
+    Only read for a judge that has not started (its edges are chosen once). Those
+    requests end before anything is tested, so choosing the edges from them costs the
+    tests no validity, and it gives the judge thousands of requests where the first
+    intervals would give it a few hundred. Unreadable history is not an error: the
+    judge then warms up on the analysis' first requests, and its evidence says so.
+    """
+    seconds = spec.analysis.warmup_seconds
+    if prometheus is None or status.analysis_state or seconds <= 0 or not status.champion:
+        return None
+    metrics = [m for m in expand(spec.analysis.metrics) if m.kind == "histogram"]
+    if not metrics:
+        return None
+    start = window[0]
+    try:
+        history = await prometheus.read_history(
+            metrics,
+            spec.analysis.version_label,
+            status.champion,
+            start - timedelta(seconds=seconds),
+            start,
+        )
+    except PrometheusUnavailable:
+        return None
+    return dict(history) or None
 
 
 JOB = resource_for("batch/v1", "Job")

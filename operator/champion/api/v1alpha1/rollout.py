@@ -172,6 +172,14 @@ class Analysis(ApiModel):
     max_inconclusive: Annotated[int, Field(ge=1, le=10000)] = 20
     on_inconclusive: InconclusiveAction = InconclusiveAction.ROLLBACK
     version_label: Annotated[str, Field(min_length=1, max_length=63)] = "model_version"
+    warmup_seconds: Annotated[
+        int,
+        Field(
+            ge=0,
+            le=86400,
+            description="Seconds of the champion's own history before the analysis starts, read once to place latency histogram edges at its p50/p90/p99 (those requests are never tested). 0, or too little history: the edges come from the analysis' first requests instead.",
+        ),
+    ] = 600
 
 
 class RolloutSpec(ApiModel):

@@ -443,6 +443,8 @@ class _Tick:
             judge_config(self.spec),
             copy.deepcopy(self.s.analysis_state) if self.s.analysis_state else None,
         )
+        if not self.s.analysis_state and self.obs.warmup:
+            judge.warm_up(self.obs.warmup)
         expected = self.expected_share()
         verdict = judge.observe(self.obs.metrics or {}, expected_share=expected)
         self.verdict = verdict

@@ -42,6 +42,8 @@ class Observations:
     """The pool's answer for the challenger (None: not asked, e.g. no GPUs)."""
     metrics: dict[str, Observation] | None = None
     """This interval's metric deltas, when analysis was due."""
+    warmup: dict[str, Observation] | None = None
+    """The champion's histograms from before the analysis began (first look only)."""
     metrics_error: str | None = None
     """Why metrics could not be read (Prometheus down, not configured)."""
     evals: dict[str, EvalState] = field(default_factory=dict)
