@@ -114,11 +114,33 @@ def headline(cells: list[Cell], champion: str, robust: bool) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for c, mine, name, theirs in comparisons(cells, champion, robust):
+        over = over_budget(cells, c.scenario.workload, c.rps, champion)
+        speed = (
+            f"not comparable: this configuration rolls back {over[1].rate:.0%} of {over[0]} runs"
+            if over
+            else ratio(mine, theirs)
+        )
         lines.append(
             f"| {c.scenario.name} | {c.rps:g} | {mine.rate:.0%}, {secs(mine.median)} | {name} | "
-            f"{secs(theirs.median) if theirs else '—'} | {ratio(mine, theirs)} |"
+            f"{secs(theirs.median) if theirs else '—'} | {speed} |"
         )
     return lines
+
+
+def over_budget(
+    cells: list[Cell], workload: str, rps: float, method: str
+) -> tuple[str, Summary] | None:
+    """The A/A scenario of this workload and rps where `method` is shown to exceed the
+    false-rollback budget (its 95% interval starts above alpha), the worst one; else None.
+    Champion's configurations are held to the same rule as the baselines."""
+    worst: tuple[str, Summary] | None = None
+    for c in cells:
+        if c.scenario.workload != workload or c.rps != rps or c.scenario.regression:
+            continue
+        s = summarise(c, method)
+        if s.low > ALPHA and (worst is None or s.rate > worst[1].rate):
+            worst = (c.scenario.name, s)
+    return worst
 
 
 def aa_tables(cells: list[Cell], rps: tuple[float, ...]) -> list[str]:
@@ -190,25 +212,26 @@ def calibration_lines(calibrations: dict[tuple[str, float], dict[str, object]]) 
     return out
 
 
-def champion_aa(cells: list[Cell]) -> str:
-    parts = []
-    worst = None
-    for c in cells:
-        if c.scenario.regression:
-            continue
-        for method in (CHAMPION, CHAMPION_SHARE):
+def champion_aa(cells: list[Cell]) -> list[str]:
+    """Per Champion configuration: false rollbacks over all A/A runs and the worst cell."""
+    out = []
+    for method in (CHAMPION, CHAMPION_SHARE):
+        rollbacks = runs = 0
+        worst: tuple[Summary, Cell] | None = None
+        for c in cells:
+            if c.scenario.regression:
+                continue
             s = summarise(c, method)
+            rollbacks, runs = rollbacks + s.rollbacks, runs + s.runs
             if worst is None or s.rate > worst[0].rate:
-                worst = (s, c, method)
-            parts.append(s.rollbacks)
-    total_runs = sum(summarise(c, CHAMPION).runs for c in cells if not c.scenario.regression)
-    assert worst is not None
-    s, c, method = worst
-    return (
-        f"{sum(parts)} false rollbacks in {2 * total_runs:,} A/A rollouts of both Champion "
-        f"configurations; the worst cell is {c.scenario.name} at {c.rps:g} rps ({method}): "
-        f"{rate(s)}, budget alpha = {ALPHA}."
-    )
+                worst = (s, c)
+        assert worst is not None
+        s, c = worst
+        out.append(
+            f"- {method}: {rollbacks:,} false rollbacks in {runs:,} A/A rollouts; worst cell "
+            f"{c.scenario.name} at {c.rps:g} rps: {rate(s)} (budget alpha = {ALPHA})."
+        )
+    return out
 
 
 def markdown(
@@ -233,7 +256,10 @@ def markdown(
         "",
         "## Headline",
         "",
-        "- False rollbacks: " + champion_aa(cells),
+        "False rollbacks of versions that should pass:",
+        "",
+        *champion_aa(cells),
+        "",
         f"- `Judge.observe` (the class the operator runs): {timing['observe_llm_us']:.0f} µs per interval "
         f"for the LLM workload's 4 metrics, {timing['observe_10_counts_us']:.0f} µs for 10 counts metrics, "
         f"{timing['observe_10_histograms_us']:.0f} µs for 10 histogram metrics (30 edge tests); "
@@ -243,21 +269,32 @@ def markdown(
         f"({timing['equivalence_mismatches']:.0f} mismatches).",
         "",
         "Median time to roll back a regression against the fastest baseline that keeps its A/A "
-        "false-rollback rate within the same 5% budget (its 95% interval starts at or below 5%). "
+        "false-rollback rate within the same 5% budget (its 95% interval starts at or below 5%) "
+        "on every identical-version scenario of its workload: stationary, a shared incident "
+        "hitting both versions, a +5% host effect within the margins, and a weight ramp (the "
+        "issue lists all four as identical versions; the LLM workload has the first and the "
+        "third). Champion's configurations are held to the same rule: a row where one is not "
+        "within the budget says so. "
         '"Median" counts runs without a rollback as never, so a method that detects in fewer '
         "than half of the runs has no median. Speed-up = baseline median / Champion median.",
         "",
         f"### {CHAMPION} (margins as a user states them: errors and latency 10%, thumbs-up 2%)",
         "",
-        *headline(cells, CHAMPION, robust=False),
+        *headline(cells, CHAMPION, robust=True),
         "",
         f"### {CHAMPION_SHARE} (latency margin stated as up to 30% more slow requests per edge)",
         "",
-        *headline(cells, CHAMPION_SHARE, robust=False),
-        "",
-        "### Against baselines that also survive the shared incident, the +5% host effect and the ramp",
-        "",
         *headline(cells, CHAMPION_SHARE, robust=True),
+        "",
+        "### Against rules calibrated on the stationary identical run only",
+        "",
+        "Tuned on that run alone, a threshold rule is faster, and rolls back most identical "
+        "versions under a shared incident or a +5% host effect (tables below). Shown for "
+        "completeness:",
+        "",
+        *headline(cells, CHAMPION, robust=False),
+        "",
+        *headline(cells, CHAMPION_SHARE, robust=False),
         "",
         "## False rollbacks on versions that should pass",
         *aa_tables(cells, rps),

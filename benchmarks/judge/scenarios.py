@@ -85,6 +85,7 @@ SCENARIOS = [
     Scenario("latency p99-only +20%", "predictor", True, Version(tail_scale=1.2)),
     Scenario("errors 1% → 3%", "predictor", True, Version(error_rate=0.03)),
     Scenario("LLM A/A identical", "llm", False),
+    Scenario("LLM A/A +5% host effect (within margins)", "llm", False, Version(1.05, 1.0, 0.0105)),
     Scenario("LLM TPOT +20% (heavy-tailed e2e)", "llm", True, Version(latency_scale=1.2)),
     Scenario(
         "LLM thumbs-up −5% (delayed, sparse)", "llm", True, Version(thumbs_up=THUMBS_UP * 0.95)

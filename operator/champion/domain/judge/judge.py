@@ -11,7 +11,7 @@ edges; its e-value is their mean, itself an e-value, so it counts once in M.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from itertools import accumulate
 from typing import Any
 
@@ -63,6 +63,14 @@ def counts_valid(c: Counts) -> bool:
         and c.challenger_events <= c.challenger_total * (1 + 1e-9) + 1e-9
         and c.champion_events <= c.champion_total * (1 + 1e-9) + 1e-9
     )
+
+
+def _cumulative(counts: Sequence[float]) -> list[float]:
+    """Running totals of per-bucket counts, a negative delta (a reset) counted as 0."""
+    values = [float(v) for v in counts]
+    if min(values, default=0.0) < 0.0:
+        values = [max(0.0, v) for v in values]
+    return list(accumulate(values))
 
 
 class Judge:
@@ -280,8 +288,7 @@ class Judge:
             notes[name] = "the bucket edges changed since they were chosen: skipped"
             return
         higher = self.config.metric(name).direction != "lower-is-worse"
-        cum_c = list(accumulate(max(0.0, float(v)) for v in c))
-        cum_b = list(accumulate(max(0.0, float(v)) for v in b))
+        cum_c, cum_b = _cumulative(c), _cumulative(b)
         nc, nb = cum_c[-1], cum_b[-1]
         if nc <= 0 or nb <= 0:
             notes[name] = "a version had no traffic in this interval"
