@@ -66,7 +66,10 @@ def run(
     log_format: Annotated[
         str, typer.Option(envvar="CHAMPION_LOG_FORMAT", help="json or console.")
     ] = "json",
-    log_level: Annotated[str, typer.Option(envvar="CHAMPION_LOG_LEVEL")] = "INFO",
+    log_level: Annotated[
+        str,
+        typer.Option(envvar="CHAMPION_LOG_LEVEL", help="DEBUG, INFO, WARNING or ERROR."),
+    ] = "INFO",
 ) -> None:
     """Run the Champion operator (kopf) against the current cluster."""
     from champion.adapters.logging import configure
