@@ -25,6 +25,7 @@ from champion.domain.judge import (
     MetricConfig,
     Observation,
     eprocess,
+    means,
 )
 from champion.domain.judge import edges as edge_plan
 from champion.domain.judge.final import p_value
@@ -54,7 +55,11 @@ def observations(data: Data, run: int, t: int) -> dict[str, Observation]:
     }
     for name, edges in data.edges.items():
         out[name] = Histogram(
-            edges, c.histograms[name][run, t].tolist(), b.histograms[name][run, t].tolist()
+            edges,
+            c.histograms[name][run, t].tolist(),
+            b.histograms[name][run, t].tolist(),
+            float(c.sums[name][run, t]) if c.sums else None,
+            float(b.sums[name][run, t]) if b.sums else None,
         )
     if (
         c.ups is not None
@@ -68,13 +73,19 @@ def observations(data: Data, run: int, t: int) -> dict[str, Observation]:
     return out
 
 
+def warmup(data: Data, run: int) -> dict[str, Observation]:
+    """The champion's history before the canary, as the operator hands it to `warm_up`."""
+    return {
+        k: Histogram(e, [], data.baseline[k][run].tolist(), None, float(data.baseline_sums[k][run]))
+        for k, e in data.edges.items()
+    }
+
+
 def run_judge_class(data: Data, run: int, config: JudgeConfig) -> tuple[float, str]:
     """(seconds to the rollback or inf, the decision that ended the run) for one run
     through the real class, scored exactly as the benchmark scores `run_champion`."""
     judge = Judge(config)
-    judge.warm_up(
-        {k: Histogram(e, [], data.baseline[k][run].tolist()) for k, e in data.edges.items()}
-    )
+    judge.warm_up(warmup(data, run))
     for t in range(data.intervals):
         verdict = judge.observe(observations(data, run, t), float(data.expected_share[t]))
         if verdict.decision == "rollback":
@@ -95,6 +106,13 @@ class Test:
     nc: np.ndarray
     y: np.ndarray
     nb: np.ndarray
+
+
+@dataclass
+class MeanTest:
+    group: str
+    z: np.ndarray
+    """(runs, T): each interval's Z (means.z_scores), NaN where it has none."""
 
 
 @dataclass
@@ -149,6 +167,28 @@ def plan_tests(data: Data, config: JudgeConfig) -> list[Test]:
     return tests
 
 
+def plan_mean_tests(data: Data, config: JudgeConfig) -> list[MeanTest]:
+    """The `_sum` tests the Judge plans: histograms with a latency margin, when sums exist."""
+    c, b = data.challenger, data.champion
+    out: list[MeanTest] = []
+    if not c.sums or not b.sums:
+        return out
+    for name, cfg in config.metrics.items():
+        latency_margin, _ = cfg.histogram_margins() if name in data.edges else (0.0, 0.0)
+        if not cfg.mean_test or cfg.direction == "lower-is-worse" or latency_margin <= 0:
+            continue
+        z = means.z_scores(
+            data.edges[name],
+            c.histograms[name],
+            c.sums[name],
+            b.histograms[name],
+            b.sums[name],
+            1.0 + latency_margin,
+        )
+        out.append(MeanTest(name, z))
+    return out
+
+
 def _group_log_mean(values: list[np.ndarray], valid: list[np.ndarray], runs: int) -> np.ndarray:
     """log of the mean e-value over each run's valid tests; -inf where a run has none."""
     if not values:
@@ -168,6 +208,9 @@ def run_champion(data: Data, config: JudgeConfig) -> Outcome:
     """Every run's first rollback (or promotion), exactly as `Judge.observe`/`finalize` decide."""
     runs, horizon = data.runs, data.intervals
     tests = plan_tests(data, config)
+    mean_tests = plan_mean_tests(data, config)
+    sum_z = [np.zeros(runs) for _ in mean_tests]
+    looks = [np.zeros(runs) for _ in mean_tests]
     groups = list(config.metrics)
     m = len(groups)
     log_threshold = math.log(m / config.alpha_sequential)
@@ -180,8 +223,10 @@ def run_champion(data: Data, config: JudgeConfig) -> Outcome:
     time = np.full(runs, math.inf)
     promoted = np.zeros(runs, bool)
     per_group = {g: [k for k, t in enumerate(tests) if t.group == g] for g in groups}
+    per_mean = {g: [k for k, t in enumerate(mean_tests) if t.group == g] for g in groups}
     q_count = {
-        g: np.sum([tests[k].valid for k in ks], axis=0) if ks else np.zeros(runs, int)
+        g: (np.sum([tests[k].valid for k in ks], axis=0) if ks else np.zeros(runs, int))
+        + len(per_mean[g])
         for g, ks in per_group.items()
     }
     first_hist = next((g for g in groups if g in data.edges), None)
@@ -202,8 +247,23 @@ def run_champion(data: Data, config: JudgeConfig) -> Outcome:
             fin[k] += np.where(pending[:, None], np.stack([x, events, events * null_p], -1), 0.0)
             worse.append(eprocess.log_e_worse(ll[k], test.higher))
             better.append(eprocess.log_e_better(ll[k], test.higher))
+        mean_worse: list[np.ndarray] = []
+        mean_better: list[np.ndarray] = []
+        for k, mt in enumerate(mean_tests):
+            z = mt.z[:, t]
+            ok = np.isfinite(z)
+            sum_z[k] = sum_z[k] + np.where(ok, z, 0.0)
+            looks[k] = looks[k] + ok
+            ll_mean = means.loglik(sum_z[k], looks[k])
+            mean_worse.append(eprocess.log_e_worse(ll_mean, True))
+            mean_better.append(eprocess.log_e_better(ll_mean, True))
+        every = np.ones(runs, bool)
         stat = {
-            g: _group_log_mean([worse[k] for k in ks], [tests[k].valid for k in ks], runs)
+            g: _group_log_mean(
+                [worse[k] for k in ks] + [mean_worse[k] for k in per_mean[g]],
+                [tests[k].valid for k in ks] + [every for _ in per_mean[g]],
+                runs,
+            )
             for g, ks in per_group.items()
         }
         rollback = ~decided & np.any([s >= log_threshold for s in stat.values()], axis=0)
@@ -224,9 +284,10 @@ def run_champion(data: Data, config: JudgeConfig) -> Outcome:
         for g, ks in per_group.items():
             needed = np.log(m * np.maximum(q_count[g], 1) / config.alpha)
             has = q_count[g] > 0
-            ok = (
-                np.all([~tests[k].valid | (better[k] >= needed) for k in ks], axis=0) if ks else has
-            )
+            checks = [~tests[k].valid | (better[k] >= needed) for k in ks] + [
+                mean_better[k] >= needed for k in per_mean[g]
+            ]
+            ok = np.all(checks, axis=0) if checks else has
             within &= has & ok
         promote = ~decided & ~rollback & ~srm_flag & any_pending & within & config.promote_early
         time[rollback] = (t + 1) * INTERVAL
@@ -245,5 +306,7 @@ def run_champion(data: Data, config: JudgeConfig) -> Outcome:
                 sx, sm, np.where(sm > 0, smp / np.maximum(sm, 1e-300), 0.0), tests[k].higher
             )
             final_reject |= tests[k].valid & (sm > 0) & (p < level)
+        for k in per_mean[g]:
+            final_reject |= (looks[k] > 0) & (means.p_value(sum_z[k], looks[k]) < level)
     time[open_runs & final_reject] = horizon * INTERVAL
     return Outcome(time, promoted, tests)

@@ -157,6 +157,46 @@ def bucket_probabilities(
     return tuple((counts / n).tolist())
 
 
+def _latency_samples(workload: str, histogram: str, scale: float, tail: float) -> np.ndarray:
+    """1e6 requests of one version (fixed seed), as `bucket_probabilities` describes them."""
+    rng = np.random.default_rng(12345)
+    n = 1_000_000
+    if workload == "predictor":
+        values = rng.lognormal(math.log(PREDICTOR_MEDIAN * scale), PREDICTOR_SIGMA, n)
+        q99 = PREDICTOR_MEDIAN * scale * math.exp(PREDICTOR_SIGMA * norm.ppf(0.99))
+        return np.where(values > q99, values * tail, values)
+    ttft = rng.lognormal(math.log(0.3), 0.6, n)
+    tokens = np.clip(np.round(rng.lognormal(math.log(180), 0.9, n)), 1, 4096)
+    tpot = rng.lognormal(math.log(0.035), 0.25, n) * scale
+    values = tpot if histogram == "tpot" else ttft + tokens * tpot
+    if tail != 1.0:
+        q99 = np.quantile(values, 0.99)
+        values = np.where(values > q99, values * tail, values)
+    return values
+
+
+@cache
+def bucket_moments(
+    workload: str, histogram: str, scale: float, tail: float
+) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """Mean and variance of the requests inside each bucket (+Inf last), for the `_sum`
+    a histogram exports: an interval's sum is drawn around Σ count·mean with variance
+    Σ count·variance, consistent with its bucket counts."""
+    values = _latency_samples(workload, histogram, scale, tail)
+    edges = (
+        PROMETHEUS_DEFAULT
+        if workload == "predictor"
+        else (VLLM_TPOT if histogram == "tpot" else VLLM_E2E)
+    )
+    which = np.searchsorted(np.asarray(edges), values, side="left")
+    means, variances = [], []
+    for j in range(len(edges) + 1):
+        inside = values[which == j]
+        means.append(float(inside.mean()) if inside.size else 0.0)
+        variances.append(float(inside.var()) if inside.size > 1 else 0.0)
+    return tuple(means), tuple(variances)
+
+
 def weights(s: Scenario, intervals: int) -> np.ndarray:
     """The configured challenger weight in each interval."""
     if not s.ramp:

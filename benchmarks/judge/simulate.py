@@ -20,6 +20,7 @@ from benchmarks.judge.scenarios import (
     WORKLOADS,
     Scenario,
     Version,
+    bucket_moments,
     bucket_probabilities,
     incident_mask,
     weights,
@@ -35,6 +36,8 @@ class Arm:
     histograms: dict[str, Int]
     ups: Int | None = None
     feedback: Int | None = None
+    sums: dict[str, np.ndarray] | None = None
+    """(runs, intervals): each histogram's `_sum` delta (seconds)."""
 
 
 @dataclass
@@ -47,6 +50,8 @@ class Data:
     """The configured weight per interval, as the operator knows it."""
     baseline: dict[str, Int]
     """Champion-only bucket counts from the BASELINE seconds before the canary: (runs, buckets)."""
+    baseline_sums: dict[str, np.ndarray]
+    """Their `_sum`: (runs,)."""
     edges: dict[str, list[float]]
 
     @property
@@ -94,6 +99,33 @@ def _arm(
     return arm
 
 
+def _sum(
+    rng: np.random.Generator, counts: Int, moments: tuple[tuple[float, ...], tuple[float, ...]]
+) -> np.ndarray:
+    """The `_sum` of requests with these bucket counts: normal around Σ count·mean."""
+    mean = counts @ np.asarray(moments[0])
+    var = counts @ np.asarray(moments[1])
+    return np.maximum(0.0, mean + np.sqrt(var) * rng.standard_normal(mean.shape))
+
+
+def _sums(
+    rng: np.random.Generator, s: Scenario, version: Version, arm: Arm
+) -> dict[str, np.ndarray]:
+    """Each histogram's per-interval `_sum`, from a generator of its own so that adding
+    sums left every other draw of the benchmark as it was."""
+    out: dict[str, np.ndarray] = {}
+    for name, counts in arm.histograms.items():
+        t = counts.shape[1]
+        incident = incident_mask(s, t)
+        calm = bucket_moments(s.workload, name, version.latency_scale, version.tail_scale)
+        total = _sum(rng, counts, calm)
+        if incident.any():
+            slow = bucket_moments(s.workload, name, version.latency_scale * 1.6, version.tail_scale)
+            total[:, incident] = _sum(rng, counts[:, incident], slow)
+        out[name] = total
+    return out
+
+
 def _feedback(rng: np.random.Generator, requests: Int, thumbs_up: float) -> tuple[Int, Int]:
     """Feedback on FEEDBACK_RATE of requests, arriving after an exponential delay;
     what would arrive after the horizon is lost."""
@@ -129,6 +161,13 @@ def simulate(s: Scenario, rps: float, runs: int, seed: int) -> Data:
     for h in wl.histograms:
         p = bucket_probabilities(s.workload, h.name, 1.0, 1.0)
         baseline[h.name] = _multinomial(rng, champion_history, p)
+    sum_rng = np.random.default_rng([seed, 7])
+    challenger.sums = _sums(sum_rng, s, s.challenger, challenger)
+    champion.sums = _sums(sum_rng, s, Version(), champion)
+    baseline_sums = {
+        name: _sum(sum_rng, counts, bucket_moments(s.workload, name, 1.0, 1.0))
+        for name, counts in baseline.items()
+    }
     return Data(
         s,
         rps,
@@ -136,5 +175,6 @@ def simulate(s: Scenario, rps: float, runs: int, seed: int) -> Data:
         champion,
         w,
         baseline,
+        baseline_sums,
         {h.name: list(h.edges) for h in wl.histograms},
     )

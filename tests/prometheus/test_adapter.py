@@ -22,7 +22,9 @@ EDGES = ["0.5", "1.0", "+Inf"]
 
 def series(version: str, minute: int, requests: int, errors: int, buckets: list[int]) -> list[str]:
     ts = int((T0 + timedelta(minutes=minute)).timestamp())
+    # The histogram's _sum: 0.4 s per request observed so far.
     out = [
+        f'vllm:e2e_request_latency_seconds_sum{{model_version="{version}"}} {0.4 * buckets[-1]:g} {ts}',
         f'http_requests_total{{model_version="{version}",status="2xx"}} {requests - errors} {ts}',
         f'http_requests_total{{model_version="{version}",status="5xx"}} {errors} {ts}',
     ]
@@ -39,6 +41,7 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory, promtool_bin: str) -> P
     lines = [
         "# TYPE http_requests_total counter",
         "# TYPE vllm:e2e_request_latency_seconds_bucket counter",
+        "# TYPE vllm:e2e_request_latency_seconds_sum counter",
     ]
     # Champion: steady. Challenger: restarts at minute 2 (its counters fall back to small values).
     for minute, (b_req, b_err, b_hist, c_req, c_err, c_hist) in enumerate(
@@ -113,6 +116,8 @@ async def test_histogram_bucket_deltas(prometheus: PrometheusServer) -> None:
     assert h.edges == [0.5, 1.0, math.inf]
     assert h.champion_counts == [60, 30, 10]  # cumulative 120/180/200 minus 60/90/100, per bucket
     assert h.challenger_counts == [20, 20, 10]
+    # The _sum deltas, for the mean-latency test: 0.4 s × the requests of the interval.
+    assert h.champion_sum == pytest.approx(40.0) and h.challenger_sum == pytest.approx(20.0)
 
 
 async def test_history_is_one_versions_histograms_over_the_window(
@@ -133,6 +138,7 @@ async def test_history_is_one_versions_histograms_over_the_window(
     assert set(history) == {"latency_e2e"}
     assert history["latency_e2e"].champion_counts == [120, 60, 20]
     assert history["latency_e2e"].challenger_counts == []
+    assert history["latency_e2e"].champion_sum == pytest.approx(80.0)
     assert (
         await client.read_history(metrics, "model_version", "v9", T0, T0 + timedelta(minutes=2))
         == {}

@@ -88,8 +88,20 @@ class PrometheusClient:
                 if c is None or b is None or c[0] != b[0]:
                     out[m.name] = None
                 else:
+                    sc, sb = None, None
+                    if m.sum_query:
+                        sc = await self.scalar_delta(
+                            render(m.sum_query, label, challenger), start, end
+                        )
+                        sb = await self.scalar_delta(
+                            render(m.sum_query, label, champion), start, end
+                        )
                     out[m.name] = Histogram(
-                        edges=c[0], challenger_counts=c[1], champion_counts=b[1]
+                        edges=c[0],
+                        challenger_counts=c[1],
+                        champion_counts=b[1],
+                        challenger_sum=sc,
+                        champion_sum=sb,
                     )
             else:
                 ce = await self.scalar_delta(render(m.events_query, label, challenger), start, end)
@@ -118,7 +130,12 @@ class PrometheusClient:
                 continue
             got = await self.bucket_deltas(render(m.bucket_query, label, version), start, end)
             if got is not None and sum(got[1]) > 0:
-                out[m.name] = Histogram(edges=got[0], challenger_counts=[], champion_counts=got[1])
+                total = None
+                if m.sum_query:
+                    total = await self.scalar_delta(render(m.sum_query, label, version), start, end)
+                out[m.name] = Histogram(
+                    edges=got[0], challenger_counts=[], champion_counts=got[1], champion_sum=total
+                )
         return out
 
 

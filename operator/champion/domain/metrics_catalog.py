@@ -94,6 +94,8 @@ class ConcreteMetric:
     total_query: str = ""
     bucket_query: str = ""
     latency_margin: float | None = None
+    sum_query: str = ""
+    """Histograms: the `_sum` series, for the mean-latency test ("" when unknown)."""
 
 
 def _hist(series: str) -> str:
@@ -118,13 +120,23 @@ def expand(metrics: list[AnalysisMetric]) -> list[ConcreteMetric]:
             ):
                 out.append(
                     ConcreteMetric(
-                        f"{m.name}_{short}", "histogram", d, margin, bucket_query=_hist(series)
+                        f"{m.name}_{short}",
+                        "histogram",
+                        d,
+                        margin,
+                        bucket_query=_hist(series),
+                        sum_query=_sum(f"{series}_sum"),
                     )
                 )
         elif m.preset == MetricPreset.KSERVE_LATENCY:
             out.append(
                 ConcreteMetric(
-                    m.name, "histogram", d, margin, bucket_query=_hist("request_predict_seconds")
+                    m.name,
+                    "histogram",
+                    d,
+                    margin,
+                    bucket_query=_hist("request_predict_seconds"),
+                    sum_query=_sum("request_predict_seconds_sum"),
                 )
             )
         elif m.preset == MetricPreset.VLLM_ERRORS:
@@ -161,7 +173,16 @@ def expand(metrics: list[AnalysisMetric]) -> list[ConcreteMetric]:
                 )
             )
         elif m.kind == MetricKind.HISTOGRAM and m.bucket_query:
-            out.append(ConcreteMetric(m.name, "histogram", d, margin, bucket_query=m.bucket_query))
+            out.append(
+                ConcreteMetric(
+                    m.name,
+                    "histogram",
+                    d,
+                    margin,
+                    bucket_query=m.bucket_query,
+                    sum_query=m.sum_query or "",
+                )
+            )
         elif m.events_query and m.total_query:
             out.append(
                 ConcreteMetric(

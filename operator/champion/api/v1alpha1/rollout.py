@@ -138,6 +138,14 @@ class AnalysisMetric(ApiModel):
     events_query: Annotated[str | None, Field(default=None, max_length=4096)] = None
     total_query: Annotated[str | None, Field(default=None, max_length=4096)] = None
     bucket_query: Annotated[str | None, Field(default=None, max_length=4096)] = None
+    sum_query: Annotated[
+        str | None,
+        Field(
+            default=None,
+            max_length=4096,
+            description='Custom histograms only: the histogram\'s _sum (e.g. sum(my_seconds_sum{model_version="{{version}}"})), for the mean-latency test; presets set it themselves.',
+        ),
+    ] = None
     direction: Direction = Direction.HIGHER_IS_WORSE
     margin: Annotated[
         float,

@@ -34,6 +34,12 @@ def seen(ev: Evidence, unit: str = "s") -> str:
     ratio = "n/a" if ev.ratio is None else f"{ev.ratio:.3g}"
     higher = ev.null_ratio >= 1.0
     allowed = f"{'≤' if higher else '≥'} {ev.null_ratio:.3g} allowed"
+    if ev.how == "mean":
+        scale, unit_ = (1000.0, "ms") if unit == "s" and max(rc, rb) < 1 else (1.0, unit)
+        return (
+            f"{ev.metric}: challenger's mean {rc * scale:.3g} {unit_} vs champion's "
+            f"{rb * scale:.3g} {unit_} (ratio {ratio}, {allowed}"
+        )
     if ev.edge is not None and ev.challenger_edge is not None:
         side = "exceeds" if higher else "is at or below"
         champion_edge = (
@@ -53,7 +59,7 @@ def seen(ev: Evidence, unit: str = "s") -> str:
 
 
 def regression(ev: Evidence, m: int) -> str:
-    mean = " (mean over its edges)" if ev.statistic != ev.e_value else ""
+    mean = " (mean over the histogram's tests)" if ev.statistic != ev.e_value else ""
     return (
         f"{seen(ev)}; e-value {num(ev.statistic)}{mean} ≥ {num(ev.threshold)} = M/alpha "
         f"with M={m} and the final look's share of alpha kept back)"
@@ -80,6 +86,11 @@ def detail(ev: Evidence) -> str:
                 ev.unit,
                 ev.higher_is_worse,
             )
+        )
+    if ev.how == "mean":
+        parts.append(
+            "mean latency from the histogram's _sum and _count, one approximate (CLT) z-test "
+            "per interval with the variance bounded from its buckets"
         )
     if ev.note:
         parts.append(ev.note)

@@ -19,7 +19,7 @@ import numpy as np
 
 from champion.api.v1alpha1 import reasons
 from champion.domain.judge import edges as edge_plan
-from champion.domain.judge import eprocess, explain
+from champion.domain.judge import eprocess, explain, means
 from champion.domain.judge.final import p_value
 from champion.domain.judge.types import (
     Counts,
@@ -63,6 +63,36 @@ def counts_valid(c: Counts) -> bool:
         and c.challenger_events <= c.challenger_total * (1 + 1e-9) + 1e-9
         and c.champion_events <= c.champion_total * (1 + 1e-9) + 1e-9
     )
+
+
+def _observe_mean(
+    test: dict[str, Any], finite: list[float], obs: Histogram, nc: float, nb: float
+) -> None:
+    """One interval of the mean-latency test (means.py); an interval without a usable Z
+    (too few requests, requests beyond the last edge) leaves it unchanged."""
+    assert obs.challenger_sum is not None and obs.champion_sum is not None
+    z = float(
+        means.z_scores(
+            finite,
+            obs.challenger_counts,
+            obs.challenger_sum,
+            obs.champion_counts,
+            obs.champion_sum,
+            test["rho0"],
+        )
+    )
+    if not math.isfinite(z):
+        return
+    sum_z, looks = test["z"][0] + z, test["z"][1] + 1.0
+    test["z"] = [sum_z, looks]
+    test["ll"] = means.loglik(sum_z, looks).tolist()
+    cum = test["cum"]
+    test["cum"] = [
+        cum[0] + float(obs.challenger_sum),
+        cum[1] + nc,
+        cum[2] + float(obs.champion_sum),
+        cum[3] + nb,
+    ]
 
 
 def _cumulative(counts: Sequence[float]) -> list[float]:
@@ -126,6 +156,8 @@ class Judge:
         finite, counts = edge_plan.normalise(h.edges, h.champion_counts)
         if ms.get("edges") != finite:
             ms["edges"], ms["warm"] = finite, [0.0] * len(counts)
+        if h.champion_sum is not None:
+            ms["sums"] = True
         ms["warm"] = [a + b for a, b in zip(ms["warm"], counts, strict=True)]
         if sum(ms["warm"]) < self.config.warmup_requests:
             return False
@@ -149,7 +181,11 @@ class Judge:
                 rq=t.real_quantile,
                 how=t.how,
             )
-        if not planned:
+        if cfg.mean_test and higher and latency_margin > 0 and ms.get("sums"):
+            ms["tests"][f"{name}_mean"] = _new_test(
+                1.0 + latency_margin, True, kind="mean", z=[0.0, 0.0]
+            )
+        if not ms["tests"]:
             ms["note"] = "no bucket edge separates the champion's requests: untestable"
         return True
 
@@ -283,7 +319,8 @@ class Judge:
             notes[name] = f"histogram has {len(finite)} finite edges but {len(c)}/{len(b)} counts"
             return
         index = {e: k for k, e in enumerate(finite)}
-        tests = ms["tests"].values()
+        tests = [t for t in ms["tests"].values() if t.get("kind") != "mean"]
+        mean_test = ms["tests"].get(f"{name}_mean")
         if any(t["edge"] not in index or t["cedge"] not in index for t in tests):
             notes[name] = "the bucket edges changed since they were chosen: skipped"
             return
@@ -298,6 +335,12 @@ class Judge:
             x = nc - cum_c[i] if higher else cum_c[i]
             y = nb - cum_b[j] if higher else cum_b[j]
             pending.append((t, x, nc, y, nb))
+        if (
+            mean_test is not None
+            and obs.challenger_sum is not None
+            and obs.champion_sum is not None
+        ):
+            _observe_mean(mean_test, finite, obs, nc, nb)
 
     @staticmethod
     def _update(pending: list[tuple[dict[str, Any], float, float, float, float]]) -> None:
@@ -422,7 +465,10 @@ class Judge:
             up = np.where(higher, log_bad, log_good)
             down = np.where(higher, log_good, log_bad)
             low, high = eprocess.bounds(ll, rho0, up, down)
-            lows, highs = low.tolist(), high.tolist()
+            # The mean test's grid is over λ, not over ratios: it has no bounds to show.
+            is_mean = np.array([t.get("kind") == "mean" for t in tested])
+            lows = np.where(is_mean, np.nan, low).tolist()
+            highs = np.where(is_mean, np.nan, high).tolist()
             k = 0
             group_logs: dict[str, list[float]] = {}
             for group, _, t in rows:
@@ -483,9 +529,9 @@ class Judge:
                 real_quantile=t.get("rq"),
             )
             k += 1
-            if "edge" in t:
+            if "edge" in t or t.get("kind") == "mean":
                 cfg = self.config.metric(group)
-                ev.how, ev.unit = t["how"], cfg.unit
+                ev.how, ev.unit = t.get("how", "mean"), cfg.unit
                 ev.higher_is_worse = cfg.direction != "lower-is-worse"
             ev.note = note
             evidence.append(ev)
@@ -522,12 +568,18 @@ class Judge:
             t = ms["tests"].get(e.metric) if ms else None
             if t is None:
                 continue
-            sx, sm, smp = t["fin"]
-            if sm <= 0:
-                continue
-            seen_data = True
             level = alpha_metric / len(ms["tests"]) if ms else alpha_metric
-            p = float(p_value(sx, sm, smp / sm, t["higher"]))
+            if t.get("kind") == "mean":
+                if t["z"][1] <= 0:
+                    continue
+                seen_data = True
+                p = float(means.p_value(t["z"][0], t["z"][1]))
+            else:
+                sx, sm, smp = t["fin"]
+                if sm <= 0:
+                    continue
+                seen_data = True
+                p = float(p_value(sx, sm, smp / sm, t["higher"]))
             e.note = "; ".join(
                 filter(None, [e.note, f"final exact test p={p:.3g} (needs < {level:.3g})"])
             )

@@ -38,6 +38,10 @@ class Histogram:
     edges: Sequence[float]
     challenger_counts: Sequence[float]
     champion_counts: Sequence[float]
+    challenger_sum: float | None = None
+    champion_sum: float | None = None
+    """The interval's delta of each version's `_sum` (seconds): with the counts, the mean.
+    None when not read; the mean-latency test then has no data."""
 
     def finite_edges(self) -> list[float]:
         return [float(e) for e in self.edges if math.isfinite(e)]
@@ -63,6 +67,9 @@ class MetricConfig:
     """Histograms only: the champion quantiles whose nearest bucket edges are tested."""
     unit: str = "s"
     """Histograms only: the unit of the edges, for messages."""
+    mean_test: bool = True
+    """Histograms with a latency margin only: also test the mean (from `_sum`) against
+    "at most γ times the champion's" (see means.py), when the histograms carry sums."""
 
     def histogram_margins(self) -> tuple[float, float]:
         """(latency margin, exceedance-rate margin) for a histogram metric."""
@@ -139,7 +146,8 @@ class Evidence:
     status: str = "testing"
     """testing | warming-up | no-data | untestable"""
     how: str = ""
-    """For histograms: pair | interpolated | next-edge | same-edge (see edges.py)."""
+    """For histograms: pair | interpolated-log | interpolated | hazard | next-edge | same-edge
+    (see edges.py), or mean (the `_sum` test, means.py)."""
     unit: str = "s"
     higher_is_worse: bool = True
     note: str = ""
