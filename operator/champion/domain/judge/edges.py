@@ -305,7 +305,9 @@ def _margin_above(
             bounds.append((hazard, "hazard"))
         if bounds:
             kappa, how = min(bounds)
-            return how, b, rate * kappa
+            # A bound too loose to be useful gives way to the next edge up, blunt but exact.
+            if _useful(how, b, b, rate * kappa, latency_margin, rate_margin, True):
+                return how, b, rate * kappa
     nxt = next((e for e in finite[i + 1 :] if e >= target * (1 - 1e-9)), None)
     if nxt is None:
         return None

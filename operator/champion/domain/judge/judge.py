@@ -381,15 +381,17 @@ class Judge:
                 srm["expected"] = expected
         self.state["srm"] = srm
         log_e = float(eprocess.log_e_two_sided(srm["ll"]))
-        if log_e >= math.log(1.0 / self.config.srm_alpha):
-            srm["flag"] = True
+        if not srm.get("flag") and log_e >= math.log(1.0 / self.config.srm_alpha):
+            # What was seen when it was flagged: the reason keeps saying why, later too.
+            srm["flag"] = [srm["n"][0], srm["n"][1], log_e]
         if not srm.get("flag"):
             return None
-        got = srm["n"][0] / srm["n"][1] if srm["n"][1] else 0.0
+        flag = srm["flag"] if isinstance(srm["flag"], list) else [*srm["n"], log_e]
+        got = flag[0] / flag[1] if flag[1] else 0.0
         return (
-            f"sample-ratio mismatch: the challenger got {got:.1%} of {explain.num(srm['n'][1])} "
+            f"sample-ratio mismatch: the challenger got {got:.1%} of {explain.num(flag[1])} "
             f"requests where the configured weight is {srm.get('expected', 0.0):.1%} "
-            f"(e-value {explain.num(eprocess.to_e(log_e))} ≥ {explain.num(1 / self.config.srm_alpha)}): "
+            f"(e-value {explain.num(eprocess.to_e(flag[2]))} ≥ {explain.num(1 / self.config.srm_alpha)}): "
             "routing may be broken; holding"
         )
 

@@ -496,9 +496,9 @@ class _Tick:
         if self.s.phase == Phase.CANARY and self.s.step is not None:
             w = self.spec.strategy.canary.steps[self.s.step].weight
             return w / 100.0 if 0 < w < 100 else None
-        if self.s.phase == Phase.SHADOW and self.spec.strategy.shadow:
-            m = self.spec.strategy.shadow.mirror_percent
-            return m / (100.0 + m)
+        # Shadow: none. Mirrored requests are fire-and-forget (the gateway neither waits for
+        # nor retries them), so a challenger that saw fewer than the mirror share is what
+        # mirroring does under load, not broken routing; the check starts with the canary.
         return None
 
     def too_inconclusive(self) -> bool:
