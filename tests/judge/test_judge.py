@@ -83,7 +83,9 @@ def test_identical_latency_is_not_rolled_back_and_promotes_at_the_horizon() -> N
         assert verdict.decision == "continue"
     final = judge.finalize()
     assert final.decision == "promote" and final.code == "NoRegressionDetected"
-    assert all("final exact test p=" in e.detail for e in final.evidence if e.status == "testing")
+    assert all(
+        "final exact binomial test p=" in e.detail for e in final.evidence if e.status == "testing"
+    )
 
 
 def test_without_warm_up_the_first_intervals_choose_the_edges_and_are_not_tested() -> None:

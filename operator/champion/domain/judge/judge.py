@@ -5,7 +5,8 @@ e-processes (each metric rolls back when its e-value reaches M/that), the rest
 by the exact tests of `finalize`. By Ville's inequality and a union bound the
 chance of rolling back a challenger that is within every margin stays below
 alpha however many times `observe` is called. A histogram metric tests several
-edges; its e-value is their mean, itself an e-value, so it counts once in M.
+edges (and, given `_sum`s and a latency margin, its mean: means.py); its e-value is
+their mean, itself an e-value, so it counts once in M.
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ def _observe_mean(
         cum[2] + float(obs.champion_sum),
         cum[3] + nb,
     ]
+
+
+def _final_name(test: dict[str, Any]) -> str:
+    return "normal test of the pooled z" if test.get("kind") == "mean" else "exact binomial test"
 
 
 def _cumulative(counts: Sequence[float]) -> list[float]:
@@ -563,7 +568,7 @@ class Judge:
         edges). Promotes when nothing is rejected; never rolls back without data."""
         evidence, _ = self._evidence({}, {})
         alpha_metric = self.config.alpha_final / self.m
-        failed: list[tuple[float, Evidence, float]] = []
+        failed: list[tuple[float, Evidence, float, str]] = []
         seen_data = False
         for e in evidence:
             ms = self.state["metrics"].get(e.group)
@@ -583,15 +588,15 @@ class Judge:
                 seen_data = True
                 p = float(p_value(sx, sm, smp / sm, t["higher"]))
             e.note = "; ".join(
-                filter(None, [e.note, f"final exact test p={p:.3g} (needs < {level:.3g})"])
+                filter(None, [e.note, f"final {_final_name(t)} p={p:.3g} (needs < {level:.3g})"])
             )
             if p < level:
-                failed.append((p, e, level))
+                failed.append((p, e, level, _final_name(t)))
         if failed:
-            p, worst, level = min(failed, key=lambda f: f[0])
+            p, worst, level, test_name = min(failed, key=lambda f: f[0])
             return Verdict(
                 "rollback",
-                f"final look: {explain.seen(worst)}; exact binomial test p={p:.2g} < {level:.2g})",
+                f"final look: {explain.seen(worst)}; {test_name} p={p:.2g} < {level:.2g})",
                 evidence,
                 reasons.REGRESSION_DETECTED,
             )
