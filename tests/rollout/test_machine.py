@@ -543,3 +543,28 @@ def test_the_champions_history_places_the_edges_so_the_first_interval_is_tested(
     assert first and set(first.values()) == {100.0}
     # Without that history the same interval only starts the warm-up.
     assert tested(Observations(facts("v1", "v2"), metrics=now)) == {}
+
+
+def test_an_interval_straddling_a_change_of_weights_is_not_checked_for_sample_ratio() -> None:
+    """Shadow mirrored half the requests; the first canary interval still holds some of
+    them. Comparing its split with the step's 10% would flag broken routing that is not."""
+    half = {"errors": Counts(1, 500, 1, 500)}  # a 50/50 split, far from the step's 10%
+
+    def srm_requests(last_analysis: datetime) -> list[float]:
+        before = status(
+            Phase.CANARY,
+            step=0,
+            started=T0,
+            lastAnalysisAt=last_analysis.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        )
+        d = decide(
+            SPEC,
+            before,
+            Observations(facts("v1", "v2"), metrics=half),
+            T0 + timedelta(seconds=15),
+            1,
+        )
+        return (d.status.analysis_state or {})["srm"]["n"]
+
+    assert srm_requests(T0 - timedelta(seconds=5)) == [0.0, 0.0]  # began in shadow: not checked
+    assert srm_requests(T0 + timedelta(seconds=5)) == [500.0, 1000.0]  # inside the step: checked

@@ -617,7 +617,7 @@ class Judge:
             )
         return Verdict(
             "promote",
-            "horizon reached with no regression detected (sequential e-values and the final exact tests)",
+            "horizon reached with no regression detected (sequential e-values and the final tests)",
             evidence,
             reasons.NO_REGRESSION,
         )

@@ -422,6 +422,7 @@ class _Tick:
         if self.obs.metrics is None and self.obs.metrics_error is None:
             return False
         self.accrue_cost()
+        began = parse_time(self.s.last_analysis_at)
         self.s.last_analysis_at = self.stamp
         conds = self.s.conditions
         if self.obs.metrics_error is not None:
@@ -445,7 +446,7 @@ class _Tick:
         )
         if not self.s.analysis_state and self.obs.warmup:
             judge.warm_up(self.obs.warmup)
-        expected = self.expected_share()
+        expected = self.expected_share(began)
         verdict = judge.observe(self.obs.metrics or {}, expected_share=expected)
         self.verdict = verdict
         self.s.analysis_state = judge.to_dict()
@@ -492,7 +493,12 @@ class _Tick:
         )
         return False
 
-    def expected_share(self) -> float | None:
+    def expected_share(self, interval_began: datetime | None) -> float | None:
+        """The challenger's configured share of requests over this interval, for the
+        sample-ratio check; None when there is no single one."""
+        started = parse_time(self.s.phase_started_at)
+        if interval_began is not None and started is not None and interval_began < started:
+            return None  # the interval straddles a change of weights (shadow → step, step → step)
         if self.s.phase == Phase.CANARY and self.s.step is not None:
             w = self.spec.strategy.canary.steps[self.s.step].weight
             return w / 100.0 if 0 < w < 100 else None
