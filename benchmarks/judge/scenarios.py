@@ -143,18 +143,10 @@ def bucket_probabilities(
         cdf = _predictor_cdf(edges, scale, tail)
         return tuple(np.diff(np.concatenate([[0.0], cdf, [1.0]])).tolist())
     # The LLM: Monte Carlo once per version, fixed seed (1e6 requests).
-    rng = np.random.default_rng(12345)
-    n = 1_000_000
-    ttft = rng.lognormal(math.log(0.3), 0.6, n)
-    tokens = np.clip(np.round(rng.lognormal(math.log(180), 0.9, n)), 1, 4096)
-    tpot = rng.lognormal(math.log(0.035), 0.25, n) * scale
-    values = tpot if histogram == "tpot" else ttft + tokens * tpot
-    if tail != 1.0:
-        q99 = np.quantile(values, 0.99)
-        values = np.where(values > q99, values * tail, values)
+    values = _latency_samples(workload, histogram, scale, tail)
     edges = VLLM_TPOT if histogram == "tpot" else VLLM_E2E
     counts = np.histogram(values, bins=[0.0, *edges, np.inf])[0]
-    return tuple((counts / n).tolist())
+    return tuple((counts / len(values)).tolist())
 
 
 def _latency_samples(workload: str, histogram: str, scale: float, tail: float) -> np.ndarray:
