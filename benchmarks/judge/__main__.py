@@ -13,11 +13,17 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.judge.bench import Settings, run
-from benchmarks.judge.champion import judge_config, observations, run_champion, run_judge_class
+from benchmarks.judge.champion import (
+    judge_config,
+    observations,
+    run_champion,
+    run_judge_class,
+    warmup,
+)
 from benchmarks.judge.report import markdown
 from benchmarks.judge.scenarios import PROMETHEUS_DEFAULT, SCENARIOS
 from benchmarks.judge.simulate import simulate
-from champion.domain.judge import Counts, Histogram, Judge, JudgeConfig, MetricConfig
+from champion.domain.judge import Counts, Histogram, Judge, JudgeConfig, MetricConfig, Observation
 
 QUICK = Settings(runs_aa=300, runs_regression=150, runs_calibration=300)
 FULL = Settings(runs_aa=5000, runs_regression=1000, runs_calibration=2000)
@@ -44,9 +50,7 @@ def timings() -> dict[str, float]:
     data = simulate(SCENARIOS[7], 10.0, 1, 5)
     cfg = judge_config("llm")
     judge = Judge(cfg)
-    judge.warm_up(
-        {k: Histogram(e, [], data.baseline[k][0].tolist()) for k, e in data.edges.items()}
-    )
+    judge.warm_up(warmup(data, 0))
     obs = [observations(data, 0, t) for t in range(data.intervals)]
     started = time.perf_counter()
     for t, o in enumerate(obs):
@@ -57,26 +61,26 @@ def timings() -> dict[str, float]:
     edges = PROMETHEUS_DEFAULT
     probs = np.diff(np.concatenate([[0.0], np.linspace(0.02, 0.995, len(edges)), [1.0]]))
     ten = JudgeConfig(metrics={f"m{i}": MetricConfig() for i in range(10)})
+    # Each bucket's requests at its middle, for the `_sum` the operator reads too.
+    middles = np.append((np.array(edges) + np.concatenate([[0.0], edges[:-1]])) / 2, edges[-1])
+
+    def histogram(n: int, with_challenger: bool = True) -> Histogram:
+        b = rng.multinomial(4 * n, probs)
+        c = rng.multinomial(n, probs) if with_challenger else np.zeros(0, int)
+        return Histogram(
+            edges,
+            c.tolist(),
+            b.tolist(),
+            float(c @ middles) if with_challenger else None,
+            float(b @ middles),
+        )
+
     for kind in ("counts", "histograms"):
         judge = Judge(ten)
+        batch: list[dict[str, Observation]]
         if kind == "histograms":
-            judge.warm_up(
-                {
-                    f"m{i}": Histogram(edges, [], (rng.multinomial(5000, probs)).tolist())
-                    for i in range(10)
-                }
-            )
-            batch = [
-                {
-                    f"m{i}": Histogram(
-                        edges,
-                        rng.multinomial(100, probs).tolist(),
-                        rng.multinomial(400, probs).tolist(),
-                    )
-                    for i in range(10)
-                }
-                for _ in range(200)
-            ]
+            judge.warm_up({f"m{i}": histogram(1250, with_challenger=False) for i in range(10)})
+            batch = [{f"m{i}": histogram(100) for i in range(10)} for _ in range(200)]
         else:
             batch = [
                 {
@@ -91,6 +95,7 @@ def timings() -> dict[str, float]:
         for o in batch:
             judge.observe(o, 0.2)
         out[f"observe_10_{kind}_us"] = (time.perf_counter() - started) / len(batch) * 1e6
+        out[f"tests_10_{kind}"] = sum(len(m["tests"]) for m in judge.state["metrics"].values())
     return out
 
 

@@ -204,6 +204,9 @@ def calibration_lines(calibrations: dict[tuple[str, float], dict[str, object]]) 
             if value is None:
                 out.append(f"| {workload} | {r:g} | {label} | cannot reach {ALPHA:.0%} | — | — |")
                 continue
+            bounds: dict[str, float]
+            level: float
+            worst: float
             bounds, level, worst = value  # type: ignore[misc]
             text = ", ".join(
                 f"{k} {'≥' if k == 'thumbs-up' else '≤'} {v:.3g}" for k, v in bounds.items()
@@ -262,7 +265,8 @@ def markdown(
         "",
         f"- `Judge.observe` (the class the operator runs): {timing['observe_llm_us']:.0f} µs per interval "
         f"for the LLM workload's 4 metrics, {timing['observe_10_counts_us']:.0f} µs for 10 counts metrics, "
-        f"{timing['observe_10_histograms_us']:.0f} µs for 10 histogram metrics (30 edge tests); "
+        f"{timing['observe_10_histograms_us']:.0f} µs for 10 histogram metrics with their `_sum` "
+        f"({timing['tests_10_histograms']:.0f} tests: edges and means); "
         f"state {timing['state_bytes']:.0f} bytes of JSON for the LLM workload.",
         "- The benchmark's array version of the judge decided exactly as the `Judge` class on "
         f"{timing['equivalence_runs']:.0f} rollouts checked side by side "

@@ -139,13 +139,12 @@ def bucket_probabilities(
 ) -> tuple[float, ...]:
     """Probability of each bucket (+Inf last) for a version with these multipliers."""
     if workload == "predictor":
-        edges = np.array(PROMETHEUS_DEFAULT)
-        cdf = _predictor_cdf(edges, scale, tail)
+        cdf = _predictor_cdf(np.array(PROMETHEUS_DEFAULT), scale, tail)
         return tuple(np.diff(np.concatenate([[0.0], cdf, [1.0]])).tolist())
     # The LLM: Monte Carlo once per version, fixed seed (1e6 requests).
     values = _latency_samples(workload, histogram, scale, tail)
-    edges = VLLM_TPOT if histogram == "tpot" else VLLM_E2E
-    counts = np.histogram(values, bins=[0.0, *edges, np.inf])[0]
+    llm_edges = VLLM_TPOT if histogram == "tpot" else VLLM_E2E
+    counts = np.histogram(values, bins=[0.0, *llm_edges, np.inf])[0]
     return tuple((counts / len(values)).tolist())
 
 

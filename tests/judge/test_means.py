@@ -141,3 +141,21 @@ def test_without_sums_or_without_a_latency_margin_there_is_no_mean_test() -> Non
     slow_share.warm_up({"tpot": Histogram(TPOT, [], counts, None, float(history.sum()))})
     for judge in (no_sums, slow_share):
         assert not [n for n in judge.state["metrics"]["tpot"]["tests"] if n.endswith("_mean")]
+
+
+def test_the_judges_scalar_z_is_the_benchmarks_array_z() -> None:
+    """The Judge computes one interval's Z in plain Python, the benchmark thousands at once
+    with numpy: the same number (or both none), so the benchmark measures the Judge."""
+    rng = np.random.default_rng(8)
+    for _ in range(300):
+        n_c, n_b = int(rng.integers(0, 40)), int(rng.integers(0, 160))
+        c, b = _tpot(rng, n_c, float(rng.uniform(0.8, 1.5))), _tpot(rng, n_b)
+        if rng.random() < 0.1:
+            c = np.append(c, 200.0)  # a request beyond the last edge: no bound, no Z
+        cc, bc = _buckets(c, TPOT), _buckets(b, TPOT)
+        scalar = means.z_score(TPOT, cc.tolist(), float(c.sum()), bc.tolist(), float(b.sum()), 1.1)
+        array = float(means.z_scores(TPOT, cc, c.sum(), bc, b.sum(), 1.1))
+        if scalar is None:
+            assert math.isnan(array)
+        else:
+            assert scalar == pytest.approx(array, rel=1e-12, abs=1e-12)

@@ -72,17 +72,15 @@ def _observe_mean(
     """One interval of the mean-latency test (means.py); an interval without a usable Z
     (too few requests, requests beyond the last edge) leaves it unchanged."""
     assert obs.challenger_sum is not None and obs.champion_sum is not None
-    z = float(
-        means.z_scores(
-            finite,
-            obs.challenger_counts,
-            obs.challenger_sum,
-            obs.champion_counts,
-            obs.champion_sum,
-            test["rho0"],
-        )
+    z = means.z_score(
+        finite,
+        [max(0.0, float(v)) for v in obs.challenger_counts],
+        float(obs.challenger_sum),
+        [max(0.0, float(v)) for v in obs.champion_counts],
+        float(obs.champion_sum),
+        float(test["rho0"]),
     )
-    if not math.isfinite(z):
+    if z is None or not math.isfinite(z):
         return
     sum_z, looks = test["z"][0] + z, test["z"][1] + 1.0
     test["z"] = [sum_z, looks]

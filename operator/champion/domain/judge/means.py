@@ -89,6 +89,41 @@ def z_scores(
     return np.where(usable, d / np.sqrt(np.where(usable, var, 1.0)), np.nan)
 
 
+def z_score(
+    edges: list[float],
+    challenger_counts: list[float],
+    challenger_sum: float,
+    champion_counts: list[float],
+    champion_sum: float,
+    gamma: float,
+) -> float | None:
+    """`z_scores` for one interval in plain Python (the Judge's per-look path: numpy's
+    per-call overhead on arrays this small cost ten times more); None for NaN."""
+
+    def bound(counts: list[float], total: float) -> float | None:
+        n = sum(counts)
+        if n <= 0 or counts[-1] > 0:
+            return None
+        mean = total / n
+        lower, acc = 0.0, 0.0
+        for edge, count in zip(edges, counts, strict=False):
+            if count:
+                acc += count * max((lower - mean) ** 2, (edge - mean) ** 2)
+            lower = edge
+        return acc / n
+
+    nc, nb = float(sum(challenger_counts)), float(sum(champion_counts))
+    if nc < MIN_REQUESTS or nb < MIN_REQUESTS:
+        return None
+    vc, vb = bound(challenger_counts, challenger_sum), bound(champion_counts, champion_sum)
+    if vc is None or vb is None:
+        return None
+    var = nc * vc + gamma * gamma * nc * nc / nb * vb
+    if not var > 0:
+        return None
+    return (challenger_sum - gamma * nc * champion_sum / nb) / var**0.5
+
+
 def loglik(sum_z: npt.ArrayLike, looks: npt.ArrayLike) -> Array:
     """The grid log-likelihood of the intervals so far, centred (max 0), six decimals,
     from the running sum of Z and the number of intervals that had one."""
