@@ -17,26 +17,13 @@ from dataclasses import dataclass, field
 from functools import cache
 
 import numpy as np
+from prometheus_client import Histogram
 from scipy.stats import norm
 
 from champion.domain.metrics_catalog import VLLM_E2E_BUCKETS, VLLM_TPOT_BUCKETS
 
-PROMETHEUS_DEFAULT = [
-    0.005,
-    0.01,
-    0.025,
-    0.05,
-    0.075,
-    0.1,
-    0.25,
-    0.5,
-    0.75,
-    1.0,
-    2.5,
-    5.0,
-    7.5,
-    10.0,
-]
+PROMETHEUS_DEFAULT = [b for b in Histogram.DEFAULT_BUCKETS if math.isfinite(b)]
+"""The Prometheus client's default buckets, +Inf left out (it is always the last bucket)."""
 VLLM_E2E = list(VLLM_E2E_BUCKETS)
 VLLM_TPOT = list(VLLM_TPOT_BUCKETS)
 

@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 import pytest
+from benchmarks.judge.scenarios import PROMETHEUS_DEFAULT
 from scipy import stats
 from scipy.stats import binomtest, norm
 
@@ -16,7 +17,6 @@ from champion.domain.judge import edges as edge_plan
 from champion.domain.metrics_catalog import VLLM_E2E_BUCKETS, VLLM_TPOT_BUCKETS
 
 VLLM_E2E = list(VLLM_E2E_BUCKETS)
-PROM_DEFAULT = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
 
 
 def _latency(
@@ -105,9 +105,11 @@ def test_coarse_buckets_are_handled_honestly() -> None:
     each quantile is tested at its own edge with a bounded allowance, and says which quantile
     that edge really is."""
     median, sigma = 0.2, 0.6
-    cdf = norm.cdf(np.log(np.array(PROM_DEFAULT) / median) / sigma)
+    cdf = norm.cdf(np.log(np.array(PROMETHEUS_DEFAULT) / median) / sigma)
     counts = (np.diff(np.concatenate([[0.0], cdf, [1.0]])) * 1e6).tolist()
-    tests, skipped = edge_plan.plan_with_skips(PROM_DEFAULT, counts, (0.5, 0.9, 0.99), 0.1, 0.0)
+    tests, skipped = edge_plan.plan_with_skips(
+        PROMETHEUS_DEFAULT, counts, (0.5, 0.9, 0.99), 0.1, 0.0
+    )
     assert not skipped
     by_q = {t.wanted_quantile: t for t in tests}
     assert by_q[0.5].edge == 0.25 and by_q[0.5].real_quantile == pytest.approx(0.645, abs=0.002)
@@ -143,7 +145,7 @@ def test_the_allowance_is_never_below_what_a_challenger_exactly_at_the_margin_ha
     at the margin is never judged worse than it (no false rollback from the edge planning)."""
     dist = FAMILIES[family]
     checked = 0
-    for layout in (PROM_DEFAULT, VLLM_E2E, list(VLLM_TPOT_BUCKETS)):
+    for layout in (PROMETHEUS_DEFAULT, VLLM_E2E, list(VLLM_TPOT_BUCKETS)):
         edges = np.array(layout)
         for scale in (0.01, 0.03, 0.1, 0.3, 1.0, 3.0):
             cdf = dist.cdf(edges / scale)

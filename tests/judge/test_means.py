@@ -7,11 +7,11 @@ import math
 
 import numpy as np
 import pytest
+from benchmarks.judge.scenarios import PROMETHEUS_DEFAULT
 
 from champion.domain.judge import Histogram, Judge, JudgeConfig, MetricConfig, eprocess, means
 from champion.domain.metrics_catalog import VLLM_E2E_BUCKETS, VLLM_TPOT_BUCKETS
 
-PROM = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]
 TPOT = list(VLLM_TPOT_BUCKETS)
 E2E = list(VLLM_E2E_BUCKETS)
 
@@ -87,7 +87,12 @@ def _crossings(draw, edges: list[float], rps: float, scale: float, runs: int = 1
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("draw", "edges", "rps"),
-    [(_tpot, TPOT, 1.0), (_predictor, PROM, 1.0), (_e2e, E2E, 1.0), (_tpot, TPOT, 10.0)],
+    [
+        (_tpot, TPOT, 1.0),
+        (_predictor, PROMETHEUS_DEFAULT, 1.0),
+        (_e2e, E2E, 1.0),
+        (_tpot, TPOT, 10.0),
+    ],
     ids=["tpot-1rps", "predictor-1rps", "heavy-tailed-e2e-1rps", "tpot-10rps"],
 )
 def test_a_challenger_exactly_at_the_margin_is_rarely_rolled_back(draw, edges, rps) -> None:  # type: ignore[no-untyped-def]
