@@ -14,7 +14,7 @@ from champion.api.v1alpha1.modelversion import Placement as ModelVersionPlacemen
 from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
 from champion.builders.workloads import Owner, VersionContext, is_ready, workload
 from champion.domain.conditions import parse_time
-from champion.domain.judge.types import Observation
+from champion.domain.judge.types import Histogram, Observation
 from champion.domain.metrics_catalog import expand
 from champion.domain.placement import Admission, Request, admit, pool_state
 from champion.domain.rollout.observations import VersionFacts
@@ -238,7 +238,7 @@ async def read_warmup(
     spec: RolloutSpec,
     status: RolloutStatus,
     window: tuple[datetime, datetime],
-) -> dict[str, Observation] | None:
+) -> dict[str, Histogram] | None:
     """The champion's histograms over `warmupSeconds` before the analysis' first look.
 
     Only read for a judge that has not started (its edges are chosen once). Those
@@ -264,7 +264,7 @@ async def read_warmup(
         )
     except PrometheusUnavailable:
         return None
-    return dict(history) or None
+    return history or None
 
 
 JOB = resource_for("batch/v1", "Job")

@@ -84,7 +84,6 @@ def _observe_mean(
         return
     sum_z, looks = test["z"][0] + z, test["z"][1] + 1.0
     test["z"] = [sum_z, looks]
-    test["ll"] = means.loglik(sum_z, looks).tolist()
     cum = test["cum"]
     test["cum"] = [
         cum[0] + float(obs.challenger_sum),
@@ -185,9 +184,14 @@ class Judge:
                 how=t.how,
             )
         if cfg.mean_test and higher and latency_margin > 0 and ms.get("sums"):
-            ms["tests"][f"{name}_mean"] = _new_test(
-                1.0 + latency_margin, True, kind="mean", z=[0.0, 0.0]
-            )
+            # Its grid log-likelihood is derived from z = [ΣZ, intervals] when read (means.loglik).
+            ms["tests"][f"{name}_mean"] = {
+                "kind": "mean",
+                "rho0": 1.0 + latency_margin,
+                "higher": True,
+                "z": [0.0, 0.0],
+                "cum": [0.0, 0.0, 0.0, 0.0],
+            }
         if not ms["tests"]:
             ms["note"] = "no bucket edge separates the champion's requests: untestable"
         return True
@@ -455,7 +459,9 @@ class Judge:
         tested = [t for _, _, t in rows if t is not None]
         stats: dict[str, float] = {}
         if tested:
-            ll = np.array([t["ll"] for t in tested])
+            ll = np.array(
+                [means.loglik(*t["z"]) if t.get("kind") == "mean" else t["ll"] for t in tested]
+            )
             higher = np.array([t["higher"] for t in tested])
             rho0 = np.array([t["rho0"] for t in tested])
             worse = eprocess.log_e_worse(ll, higher).tolist()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from champion.api.v1alpha1.modelversion import Stage
 from champion.api.v1alpha1.rollout import RolloutStatus
-from champion.domain.judge.types import Observation
+from champion.domain.judge.types import Histogram, Observation
 from champion.domain.placement import Admission
 
 
@@ -42,7 +42,7 @@ class Observations:
     """The pool's answer for the challenger (None: not asked, e.g. no GPUs)."""
     metrics: dict[str, Observation] | None = None
     """This interval's metric deltas, when analysis was due."""
-    warmup: dict[str, Observation] | None = None
+    warmup: dict[str, Histogram] | None = None
     """The champion's histograms from before the analysis began (first look only)."""
     metrics_error: str | None = None
     """Why metrics could not be read (Prometheus down, not configured)."""
