@@ -60,18 +60,27 @@ def rate(s: Summary) -> str:
     return f"{s.rate:.3f} ({s.low:.3f}–{s.high:.3f})"
 
 
+def aa_cells(cells: list[Cell], workload: str, rps: float, robust: bool = True) -> list[Cell]:
+    """The A/A cells a method's false rollbacks are judged on: every A/A scenario of the
+    workload at this rps (robust), or its identical run only."""
+    return [
+        c
+        for c in cells
+        if c.scenario.workload == workload
+        and c.rps == rps
+        and not c.scenario.regression
+        and (robust or "identical" in c.scenario.name)
+    ]
+
+
 def eligible(cells: list[Cell], workload: str, rps: float, method: str, robust: bool) -> bool:
     """A baseline counts for the comparison when its false-rollback rate is not shown to be
     above the budget (95% interval starts at or below alpha) on the identical A/A run, or on
     every A/A scenario of the workload (robust)."""
-    for c in cells:
-        if c.scenario.workload != workload or c.rps != rps or c.scenario.regression:
-            continue
-        if not robust and "identical" not in c.scenario.name:
-            continue
-        if method not in c.times or summarise(c, method).low > ALPHA:
-            return False
-    return True
+    return all(
+        method in c.times and summarise(c, method).low <= ALPHA
+        for c in aa_cells(cells, workload, rps, robust)
+    )
 
 
 def comparisons(
@@ -133,14 +142,8 @@ def over_budget(
     """The A/A scenario of this workload and rps where `method` is shown to exceed the
     false-rollback budget (its 95% interval starts above alpha), the worst one; else None.
     Champion's configurations are held to the same rule as the baselines."""
-    worst: tuple[str, Summary] | None = None
-    for c in cells:
-        if c.scenario.workload != workload or c.rps != rps or c.scenario.regression:
-            continue
-        s = summarise(c, method)
-        if s.low > ALPHA and (worst is None or s.rate > worst[1].rate):
-            worst = (c.scenario.name, s)
-    return worst
+    over = [(c.scenario.name, summarise(c, method)) for c in aa_cells(cells, workload, rps)]
+    return max((o for o in over if o[1].low > ALPHA), key=lambda o: o[1].rate, default=None)
 
 
 def aa_tables(cells: list[Cell], rps: tuple[float, ...]) -> list[str]:
