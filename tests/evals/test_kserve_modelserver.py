@@ -143,6 +143,29 @@ async def cli(*args: str) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout)
 
 
+async def against_champion(
+    tmp_path: Path,
+    champion: ModelServerProcess,
+    profile: dict[str, Any],
+    rows: list[list[float]],
+    protocol: str,
+    max_regression: float,
+) -> tuple[int, dict[str, Any]]:
+    """`champion eval run` of an exact-match suite on a challenger server started with this
+    profile, compared with the champion; the challenger is stopped afterwards."""
+    challenger = model_server(tmp_path, profile)
+    try:
+        path = suite(
+            tmp_path, rows, protocol, [{"type": "exact"}], minScore=0.5,
+            maxRegressionVsChampion=max_regression,
+        )  # fmt: skip
+        return await cli(
+            "--suite", str(path), "--endpoint", challenger.url, "--baseline-endpoint", champion.url
+        )
+    finally:
+        challenger.stop()
+
+
 def predict_count(server: ModelServerProcess) -> float:
     with urllib.request.urlopen(f"{server.url}/metrics", timeout=2) as r:
         text = r.read().decode()
@@ -214,17 +237,9 @@ async def test_ten_percent_wrong_challenger_fails_the_no_worse_than_champion_gat
         if answered_wrong(default_seed(MODEL), 0.9, np.array(x, dtype=np.float32))
     ]
     assert 5 <= len(wrong) <= 20
-    challenger = model_server(tmp_path, {"evalAccuracy": 0.9})
-    try:
-        path = suite(
-            tmp_path, rows, "kserve-v2", [{"type": "exact"}], minScore=0.5,
-            maxRegressionVsChampion=0.02,
-        )  # fmt: skip
-        code, out = await cli(
-            "--suite", str(path), "--endpoint", challenger.url, "--baseline-endpoint", champion.url
-        )
-    finally:
-        challenger.stop()
+    code, out = await against_champion(
+        tmp_path, champion, {"evalAccuracy": 0.9}, rows, "kserve-v2", 0.02
+    )
     assert code == 1, out
     assert out["failing_cases"] == [f"x{i}" for i in wrong]
     cmp = out["comparison"]
@@ -239,17 +254,9 @@ async def test_a_challenger_that_fails_requests_loses_them_with_http_500(
     champion: ModelServerProcess, tmp_path: Path
 ) -> None:
     rows = iris_like(40)
-    challenger = model_server(tmp_path, {"errorRate": 0.3, "latencyScale": 2})
-    try:
-        path = suite(
-            tmp_path, rows, "kserve-v1", [{"type": "exact"}], minScore=0.5,
-            maxRegressionVsChampion=0.05,
-        )  # fmt: skip
-        code, out = await cli(
-            "--suite", str(path), "--endpoint", challenger.url, "--baseline-endpoint", champion.url
-        )
-    finally:
-        challenger.stop()
+    code, out = await against_champion(
+        tmp_path, champion, {"errorRate": 0.3, "latencyScale": 2}, rows, "kserve-v1", 0.05
+    )
     assert code == 1, out
     errored = {c["id"] for c in out["cases"] if c["error"]}
     assert errored and {c["error"] for c in out["cases"] if c["error"]} == {"HTTP 500"}

@@ -50,6 +50,11 @@ def suite(tmp_path: Path, scorer: dict[str, Any]) -> Path:
     return path
 
 
+async def score(tmp_path: Path, scorer: dict[str, Any], url: str) -> tuple[int, Any]:
+    """`champion eval run` of the suite with this one scorer against `url`."""
+    return await cli("--suite", str(suite(tmp_path, scorer)), "--endpoint", url)
+
+
 def test_the_extra_loads_without_the_network() -> None:
     assert os.environ.get("HF_HUB_OFFLINE") in (None, "1")
     embed = similarity_embedder()
@@ -61,15 +66,10 @@ def test_the_extra_loads_without_the_network() -> None:
 async def test_a_verbose_correct_answer_passes_similarity_where_exact_fails(tmp_path: Path) -> None:
     runner, url = await serve(lambda q: (200, VERBOSE[q]))
     try:
-        code, out = await cli(
-            "--suite",
-            str(suite(tmp_path, {"type": "similarity", "threshold": 0.6})),
-            "--endpoint",
-            url,
-        )
+        code, out = await score(tmp_path, {"type": "similarity", "threshold": 0.6}, url)
         assert isinstance(out, dict), out
         assert code == 0 and out["score"] == 1.0, out["cases"]
-        code, out = await cli("--suite", str(suite(tmp_path, {"type": "exact"})), "--endpoint", url)
+        code, out = await score(tmp_path, {"type": "exact"}, url)
         assert isinstance(out, dict) and code == 1 and out["score"] == 0.0
     finally:
         await runner.cleanup()
@@ -78,12 +78,7 @@ async def test_a_verbose_correct_answer_passes_similarity_where_exact_fails(tmp_
 async def test_an_off_topic_answer_fails_similarity(tmp_path: Path) -> None:
     runner, url = await serve(lambda q: (200, "I like turtles and long walks on the beach."))
     try:
-        code, out = await cli(
-            "--suite",
-            str(suite(tmp_path, {"type": "similarity", "threshold": 0.6})),
-            "--endpoint",
-            url,
-        )
+        code, out = await score(tmp_path, {"type": "similarity", "threshold": 0.6}, url)
         assert isinstance(out, dict) and code == 1 and out["score"] == 0.0, out
     finally:
         await runner.cleanup()

@@ -53,6 +53,15 @@ def churn_isvc(profile: dict[str, Any]) -> dict[str, Any]:
     return manifest
 
 
+def gpu_isvc(name: str, gpus: int) -> dict[str, Any]:
+    """`churn_isvc` renamed, its predictor asking for this many GPUs."""
+    isvc = churn_isvc({})
+    isvc["metadata"]["name"] = name
+    amount = {"nvidia.com/gpu": str(gpus)}
+    isvc["spec"]["predictor"]["model"]["resources"] = {"requests": amount, "limits": amount}
+    return isvc
+
+
 @pytest.fixture
 async def cluster(apiserver: ApiServer, tmp_path: Path) -> AsyncIterator[ClusterStandIn]:
     apiserver.seed({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}})
@@ -193,12 +202,7 @@ async def test_a_gpu_predictor_is_counted_as_pods_and_waits_when_no_node_has_roo
     pod_t = resource_for("v1", "Pod")
     api = await connect(str(apiserver.kubeconfig))
     try:
-        fits = churn_isvc({})
-        fits["metadata"]["name"] = "churn-a"
-        fits["spec"]["predictor"]["model"]["resources"] = {
-            "requests": {"nvidia.com/gpu": "6"}, "limits": {"nvidia.com/gpu": "6"}
-        }  # fmt: skip
-        await api.create(fits)
+        await api.create(gpu_isvc("churn-a", 6))
 
         async def ready() -> dict[str, Any] | None:
             isvc = await api.get(ISVC, "churn-a", "demo")
@@ -212,12 +216,7 @@ async def test_a_gpu_predictor_is_counted_as_pods_and_waits_when_no_node_has_roo
         assert pods[0]["metadata"]["ownerReferences"][0]["kind"] == "InferenceService"
         assert pods[0]["spec"]["containers"][0]["resources"]["requests"] == {"nvidia.com/gpu": "6"}
 
-        big = churn_isvc({})
-        big["metadata"]["name"] = "churn-b"
-        big["spec"]["predictor"]["model"]["resources"] = {
-            "requests": {"nvidia.com/gpu": "4"}, "limits": {"nvidia.com/gpu": "4"}
-        }  # fmt: skip
-        await api.create(big)
+        await api.create(gpu_isvc("churn-b", 4))
 
         async def pending() -> dict[str, Any] | None:
             isvc = await api.get(ISVC, "churn-b", "demo")
