@@ -102,7 +102,7 @@ def timings() -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.judge")
     parser.add_argument(
-        "--quick", action="store_true", help="fewer runs, for CI (< 60 s on 2 cores)"
+        "--quick", action="store_true", help="fewer runs, for CI (about a minute on 2 cores)"
     )
     parser.add_argument(
         "--jobs", type=int, default=None, help="worker processes (default: up to 2)"
