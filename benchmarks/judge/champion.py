@@ -75,10 +75,18 @@ def observations(data: Data, run: int, t: int) -> dict[str, Observation]:
 
 def warmup(data: Data, run: int) -> dict[str, Observation]:
     """The champion's history before the canary, as the operator hands it to `warm_up`."""
-    return {
-        k: Histogram(e, [], data.baseline[k][run].tolist(), None, float(data.baseline_sums[k][run]))
-        for k, e in data.edges.items()
-    }
+    out: dict[str, Observation] = {}
+    for k, e in data.edges.items():
+        requests, sums = data.baseline_windows[k]
+        out[k] = Histogram(
+            e,
+            [],
+            data.baseline[k][run].tolist(),
+            None,
+            float(data.baseline_sums[k][run]),
+            list(zip(requests[run].tolist(), sums[run].tolist(), strict=True)),
+        )
+    return out
 
 
 def run_judge_class(data: Data, run: int, config: JudgeConfig) -> tuple[float, str]:
@@ -167,6 +175,17 @@ def plan_tests(data: Data, config: JudgeConfig) -> list[Test]:
     return tests
 
 
+def _warm_moments(requests: np.ndarray, sums: np.ndarray) -> np.ndarray:
+    """Each run's history windows as `means.Moments`: (runs, 4), as `means.add_window`
+    accumulates them (windows without requests add nothing)."""
+    n = requests.astype(float)
+    ok = n > 0
+    s = np.where(ok, sums, 0.0)
+    return np.stack(
+        [ok.sum(-1), n.sum(-1), s.sum(-1), (s * s / np.maximum(n, 1.0)).sum(-1)], axis=-1
+    ).astype(float)
+
+
 def plan_mean_tests(data: Data, config: JudgeConfig) -> list[MeanTest]:
     """The `_sum` tests the Judge plans: histograms with a latency margin, when sums exist."""
     c, b = data.challenger, data.champion
@@ -177,6 +196,11 @@ def plan_mean_tests(data: Data, config: JudgeConfig) -> list[MeanTest]:
         latency_margin, _ = cfg.histogram_margins() if name in data.edges else (0.0, 0.0)
         if not cfg.mean_test or cfg.direction == "lower-is-worse" or latency_margin <= 0:
             continue
+        requests, sums = data.baseline_windows[name]
+        warm = _warm_moments(requests, sums)
+        # The Judge skips an interval where a version had no traffic: no window for either.
+        nc, nb = c.histograms[name].sum(-1), b.histograms[name].sum(-1)
+        both = (nc > 0) & (nb > 0)
         z = means.z_scores(
             data.edges[name],
             c.histograms[name],
@@ -184,6 +208,8 @@ def plan_mean_tests(data: Data, config: JudgeConfig) -> list[MeanTest]:
             b.histograms[name],
             b.sums[name],
             1.0 + latency_margin,
+            means.relative_variance_paths(warm, np.where(both, nc, 0), c.sums[name]),
+            means.relative_variance_paths(warm, np.where(both, nb, 0), b.sums[name]),
         )
         out.append(MeanTest(name, z))
     return out

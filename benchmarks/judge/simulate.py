@@ -52,6 +52,9 @@ class Data:
     """Champion-only bucket counts from the BASELINE seconds before the canary: (runs, buckets)."""
     baseline_sums: dict[str, np.ndarray]
     """Their `_sum`: (runs,)."""
+    baseline_windows: dict[str, tuple[np.ndarray, np.ndarray]]
+    """The same history per analysis interval, as a range read gives it: (requests, `_sum`),
+    each (runs, BASELINE // INTERVAL)."""
     edges: dict[str, list[float]]
 
     @property
@@ -164,10 +167,17 @@ def simulate(s: Scenario, rps: float, runs: int, seed: int) -> Data:
     sum_rng = np.random.default_rng([seed, 7])
     challenger.sums = _sums(sum_rng, s, s.challenger, challenger)
     champion.sums = _sums(sum_rng, s, Version(), champion)
-    baseline_sums = {
-        name: _sum(sum_rng, counts, bucket_moments(s.workload, name, 1.0, 1.0))
-        for name, counts in baseline.items()
-    }
+    # The history split into analysis intervals, from a generator of its own (every other
+    # draw is as it was): each request falls in one of the windows with equal chance.
+    window_rng = np.random.default_rng([seed, 11])
+    windows = BASELINE // INTERVAL
+    baseline_windows: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    for name, counts in baseline.items():
+        split = window_rng.multinomial(counts, np.full(windows, 1.0 / windows))  # (runs, b, w)
+        per_window = np.moveaxis(split, -1, 1).astype(np.int32)  # (runs, w, b)
+        window_sums = _sum(sum_rng, per_window, bucket_moments(s.workload, name, 1.0, 1.0))
+        baseline_windows[name] = (per_window.sum(-1), window_sums)
+    baseline_sums = {name: w[1].sum(-1) for name, w in baseline_windows.items()}
     return Data(
         s,
         rps,
@@ -176,5 +186,6 @@ def simulate(s: Scenario, rps: float, runs: int, seed: int) -> Data:
         w,
         baseline,
         baseline_sums,
+        baseline_windows,
         {h.name: list(h.edges) for h in wl.histograms},
     )

@@ -139,6 +139,23 @@ async def test_history_is_one_versions_histograms_over_the_window(
     assert history["latency_e2e"].champion_counts == [120, 60, 20]
     assert history["latency_e2e"].challenger_counts == []
     assert history["latency_e2e"].champion_sum == pytest.approx(80.0)
+    assert history["latency_e2e"].champion_windows == []  # no step: no per-interval read
+    # Per analysis interval, for the mean test's spread: (requests, _sum) in each step; v2
+    # restarted at minute 2, so its second step counts from zero.
+    stepped = await client.read_history(
+        metrics, "model_version", "v1", T0, T0 + timedelta(minutes=2), step=timedelta(minutes=1)
+    )
+    assert stepped["latency_e2e"].champion_windows == [
+        (100.0, pytest.approx(40.0)),
+        (100.0, pytest.approx(40.0)),
+    ]
+    restarted = await client.read_history(
+        metrics, "model_version", "v2", T0, T0 + timedelta(minutes=2), step=timedelta(minutes=1)
+    )
+    assert restarted["latency_e2e"].champion_windows == [
+        (50.0, pytest.approx(20.0)),
+        (30.0, pytest.approx(12.0)),
+    ]
     assert (
         await client.read_history(metrics, "model_version", "v9", T0, T0 + timedelta(minutes=2))
         == {}

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import math
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import pairwise
 from typing import Any
 
 from prometheus_api_client import PrometheusConnect
@@ -49,6 +50,42 @@ class PrometheusClient:
 
     async def query(self, query: str, at: datetime) -> list[dict[str, Any]]:
         return await asyncio.to_thread(self._query_sync, query, at)
+
+    def _range_sync(
+        self, query: str, start: datetime, end: datetime, step: timedelta
+    ) -> list[dict[str, Any]]:
+        try:
+            result: list[dict[str, Any]] = self._conn.custom_query_range(
+                query,
+                start_time=start,
+                end_time=end,
+                step=f"{step.total_seconds():g}s",
+                params={"timeout": f"{int(self._timeout)}s"},
+            )
+        except Exception as exc:  # the client raises several unrelated types
+            raise PrometheusUnavailable(
+                f"Prometheus at {self.url} did not answer the range query {query!r}: {exc}"
+            ) from exc
+        return result
+
+    async def windows(
+        self, bucket_query: str, sum_query: str, start: datetime, end: datetime, step: timedelta
+    ) -> list[tuple[float, float]]:
+        """(requests, `_sum`) deltas of one version in each `step` of [start, end]: the
+        history the mean-latency test estimates the spread of latency from. A step where
+        either series is missing at one end is left out; a reset counts from zero."""
+        counts = _points(
+            [
+                r
+                for r in await asyncio.to_thread(self._range_sync, bucket_query, start, end, step)
+                if r.get("metric", {}).get("le") == "+Inf"
+            ]
+        )
+        sums = _points(await asyncio.to_thread(self._range_sync, sum_query, start, end, step))
+        times = sorted(set(counts) & set(sums))
+        return [
+            (_delta(counts[a], counts[b]), _delta(sums[a], sums[b])) for a, b in pairwise(times)
+        ]
 
     async def scalar_delta(self, query: str, start: datetime, end: datetime) -> float | None:
         now_v = _single(await self.query(query, end))
@@ -121,20 +158,31 @@ class PrometheusClient:
         version: str,
         start: datetime,
         end: datetime,
+        step: timedelta | None = None,
     ) -> dict[str, Histogram]:
         """One version's histogram bucket deltas over [start, end], for every histogram
-        metric that has data there (the judge's warm-up reads only the champion's counts)."""
+        metric that has data there (the judge's warm-up reads only the champion's counts),
+        and, given a `step` and a `_sum` query, its (requests, `_sum`) in each step."""
         out: dict[str, Histogram] = {}
         for m in metrics:
             if m.kind != "histogram":
                 continue
-            got = await self.bucket_deltas(render(m.bucket_query, label, version), start, end)
+            buckets = render(m.bucket_query, label, version)
+            got = await self.bucket_deltas(buckets, start, end)
             if got is not None and sum(got[1]) > 0:
                 total = None
+                windows: list[tuple[float, float]] = []
                 if m.sum_query:
-                    total = await self.scalar_delta(render(m.sum_query, label, version), start, end)
+                    sums = render(m.sum_query, label, version)
+                    total = await self.scalar_delta(sums, start, end)
+                    if step is not None:
+                        windows = await self.windows(buckets, sums, start, end, step)
                 out[m.name] = Histogram(
-                    edges=got[0], challenger_counts=[], champion_counts=got[1], champion_sum=total
+                    edges=got[0],
+                    challenger_counts=[],
+                    champion_counts=got[1],
+                    champion_sum=total,
+                    champion_windows=windows,
                 )
         return out
 
@@ -143,6 +191,13 @@ def _single(result: list[dict[str, Any]]) -> float | None:
     if not result:
         return None
     return float(result[0]["value"][1])
+
+
+def _points(result: list[dict[str, Any]]) -> dict[float, float]:
+    """A range query's single series as {time: value} (empty when there is none)."""
+    if not result:
+        return {}
+    return {float(t): float(v) for t, v in result[0].get("values", [])}
 
 
 def _buckets(result: list[dict[str, Any]]) -> dict[float, float]:

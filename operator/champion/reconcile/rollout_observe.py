@@ -261,6 +261,7 @@ async def read_warmup(
             status.champion,
             start - timedelta(seconds=seconds),
             start,
+            step=timedelta(seconds=spec.analysis.interval_seconds),
         )
     except PrometheusUnavailable:
         return None

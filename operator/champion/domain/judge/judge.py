@@ -72,14 +72,21 @@ def _observe_mean(
     """One interval of the mean-latency test (means.py); an interval without a usable Z
     (too few requests, requests beyond the last edge) leaves it unchanged."""
     assert obs.challenger_sum is not None and obs.champion_sum is not None
+    sc, sb = float(obs.challenger_sum), float(obs.champion_sum)
+    # A state from before spreads were estimated has none: it starts estimating now.
+    warm, own_c, own_b = test.get("sp") or [means.no_windows()] * 3
     z = means.z_score(
         finite,
         [max(0.0, float(v)) for v in obs.challenger_counts],
-        float(obs.challenger_sum),
+        sc,
         [max(0.0, float(v)) for v in obs.champion_counts],
-        float(obs.champion_sum),
+        sb,
         float(test["rho0"]),
+        means.relative_variance(warm, own_c),
+        means.relative_variance(warm, own_b),
     )
+    # The spread of later intervals is estimated from this one too, usable Z or not.
+    test["sp"] = [warm, means.add_window(own_c, nc, sc), means.add_window(own_b, nb, sb)]
     if z is None or not math.isfinite(z):
         return
     sum_z, looks = test["z"][0] + z, test["z"][1] + 1.0
@@ -150,8 +157,9 @@ class Judge:
             if isinstance(obs, Histogram):
                 self._warm(name, obs)
 
-    def _warm(self, name: str, h: Histogram) -> bool:
-        """Adds a histogram's champion counts to the warm-up; True once edges are chosen."""
+    def _warm(self, name: str, h: Histogram, from_interval: bool = False) -> bool:
+        """Adds a histogram's champion counts to the warm-up; True once edges are chosen.
+        `from_interval`: `h` is one analysis interval (not a history read)."""
         ms = self._metric(name, "histogram")
         if ms.get("planned"):
             return True
@@ -160,6 +168,14 @@ class Judge:
             ms["edges"], ms["warm"] = finite, [0.0] * len(counts)
         if h.champion_sum is not None:
             ms["sums"] = True
+        # The mean test's spread: history's per-interval windows, or this interval itself.
+        windows = h.champion_windows or (
+            [(sum(counts), h.champion_sum)] if from_interval and h.champion_sum is not None else []
+        )
+        spread = ms.get("spread") or means.no_windows()
+        for requests, total in windows:
+            spread = means.add_window(spread, float(requests), float(total))
+        ms["spread"] = spread
         ms["warm"] = [a + b for a, b in zip(ms["warm"], counts, strict=True)]
         if sum(ms["warm"]) < self.config.warmup_requests:
             return False
@@ -173,6 +189,7 @@ class Judge:
         ms["planned"] = True
         ms["warmup_total"] = sum(ms["warm"])
         del ms["warm"]
+        spread = ms.pop("spread", None) or means.no_windows()
         for t in planned:
             ms["tests"][t.name(name)] = _new_test(
                 t.null_ratio,
@@ -191,6 +208,8 @@ class Judge:
                 "higher": True,
                 "z": [0.0, 0.0],
                 "cum": [0.0, 0.0, 0.0, 0.0],
+                # windows for the spread: the champion's warm-up, the challenger's, the champion's
+                "sp": [spread, means.no_windows(), means.no_windows()],
             }
         if not ms["tests"]:
             ms["note"] = "no bucket edge separates the champion's requests: untestable"
@@ -309,7 +328,7 @@ class Judge:
         if not ms.get("planned"):
             try:
                 # An interval that completes the warm-up chose the edges: it is not tested too.
-                done = self._warm(name, obs)
+                done = self._warm(name, obs, from_interval=True)
             except ValueError as err:
                 notes[name] = str(err)
                 return

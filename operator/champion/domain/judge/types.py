@@ -42,6 +42,9 @@ class Histogram:
     champion_sum: float | None = None
     """The interval's delta of each version's `_sum` (seconds): with the counts, the mean.
     None when not read; the mean-latency test then has no data."""
+    champion_windows: Sequence[tuple[float, float]] = ()
+    """`Judge.warm_up` only: the champion's (requests, `_sum`) in each analysis interval of
+    the history, from which the mean test estimates the latency's spread (means.py)."""
 
     def finite_edges(self) -> list[float]:
         return [float(e) for e in self.edges if math.isfinite(e)]
