@@ -3,6 +3,7 @@ the null boundary under continuous monitoring, and what a user sees when it fire
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -68,41 +69,101 @@ def _interval(
     return counts, np.bincount(run, weights=values, minlength=len(sizes))
 
 
-def _crossings(draw, edges: list[float], rps: float, scale: float, runs: int = 1000) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """Per run, whether the mean test's e-value ever reached 20 (alpha 0.05) in 180 looks,
-    the challenger `scale`× the champion at 20% of traffic."""
+def _crossings(  # type: ignore[no-untyped-def]
+    draw,
+    edges: list[float],
+    rps: float,
+    scale: float,
+    runs: int = 1000,
+    challenger_draw=None,
+    threshold: float = 20.0,
+) -> np.ndarray:
+    """Per run, the look (1–180) at which the mean test's e-value first reached `threshold`
+    (20: alpha 0.05), 0 for never; the challenger `scale`× the champion at 20% of traffic,
+    after 10 minutes of the champion's history read per interval (its spread estimated as
+    the Judge does)."""
     rng = np.random.default_rng(7)
-    crossed = np.zeros(runs, bool)
-    sum_z, looks = np.zeros(runs), np.zeros(runs)
-    for _ in range(180):
-        cc, sc = _interval(draw, rng, rng.poisson(rps * 10, runs), edges, scale)
+    warm = np.zeros((runs, 4))
+    for _ in range(60):
         bc, sb = _interval(draw, rng, rng.poisson(rps * 40, runs), edges)
-        z = means.z_scores(edges, cc, sc, bc, sb, 1.1)
-        ok = np.isfinite(z)
-        sum_z, looks = sum_z + np.where(ok, z, 0.0), looks + ok
-        crossed |= eprocess.log_e_worse(means.loglik(sum_z, looks)) >= math.log(20)
-    return crossed
+        n = bc.sum(-1)
+        warm += np.where(
+            (n > 0)[:, None], np.stack([np.ones(runs), n, sb, sb * sb / np.maximum(n, 1)], -1), 0
+        )
+    chal = [
+        _interval(challenger_draw or draw, rng, rng.poisson(rps * 10, runs), edges, scale)
+        for _ in range(180)
+    ]
+    champ = [_interval(draw, rng, rng.poisson(rps * 40, runs), edges) for _ in range(180)]
+    cc, sc = np.stack([c[0] for c in chal], 1), np.stack([c[1] for c in chal], 1)
+    bc, sb = np.stack([b[0] for b in champ], 1), np.stack([b[1] for b in champ], 1)
+    z = means.z_scores(
+        edges,
+        cc,
+        sc,
+        bc,
+        sb,
+        1.1,
+        means.relative_variance_paths(warm, cc.sum(-1), sc),
+        means.relative_variance_paths(warm, bc.sum(-1), sb),
+    )
+    ok = np.isfinite(z)
+    sum_z, looks = np.cumsum(np.where(ok, z, 0.0), 1), np.cumsum(ok, 1)
+    crossed = eprocess.log_e_worse(means.loglik(sum_z, looks)) >= math.log(threshold)
+    return np.where(crossed.any(1), crossed.argmax(1) + 1, 0)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize(
-    ("draw", "edges", "rps"),
+    ("draw", "edges", "rps", "within"),
     [
-        (_tpot, TPOT, 1.0),
-        (_predictor, PROMETHEUS_DEFAULT, 1.0),
-        (_e2e, E2E, 1.0),
-        (_tpot, TPOT, 10.0),
+        (_tpot, TPOT, 1.0, 0.02),
+        (_predictor, PROMETHEUS_DEFAULT, 1.0, 0.02),
+        (_e2e, E2E, 1.0, 0.02),
+        (_tpot, TPOT, 10.0, 0.05),
+        (_predictor, PROMETHEUS_DEFAULT, 10.0, 0.05),
+        (_e2e, E2E, 10.0, 0.05),
     ],
-    ids=["tpot-1rps", "predictor-1rps", "heavy-tailed-e2e-1rps", "tpot-10rps"],
+    ids=["tpot-1rps", "predictor-1rps", "e2e-1rps", "tpot-10rps", "predictor-10rps", "e2e-10rps"],
 )
-def test_a_challenger_exactly_at_the_margin_is_rarely_rolled_back(draw, edges, rps) -> None:  # type: ignore[no-untyped-def]
-    """The test is approximate (CLT); at the null boundary, 10% slower with a 10% margin,
-    looked at every interval for 30 minutes, it stays well inside alpha = 0.05, down to
-    1 request/s (10 per interval) and on heavy-tailed LLM latency (0 of 1,000 runs in each
-    case when this was written: the variance bound is conservative)."""
-    assert _crossings(draw, edges, rps, 1.1).mean() <= 0.02
+def test_a_challenger_exactly_at_the_margin_is_rarely_rolled_back(draw, edges, rps, within) -> None:  # type: ignore[no-untyped-def]
+    """The test is approximate (CLT, and an estimated spread); at the null boundary, 10%
+    slower with a 10% margin, looked at every interval for 30 minutes, it stays inside
+    alpha = 0.05. At 1 request/s (10 per interval, too few for the estimated spread) the
+    bound is used and it is far inside (0 of 1,000 runs when this was written); at
+    10 requests/s the estimate is used and it is close to what an exactly normal Z with a
+    known variance gives (2.3%): 2.5–3.6% when this was written."""
+    assert (_crossings(draw, edges, rps, 1.1) > 0).mean() <= within
     # and the same machinery does catch a real slowdown, so the bound above is not vacuous
-    assert _crossings(draw, edges, rps, 1.6, runs=200).mean() >= 0.9
+    assert (_crossings(draw, edges, rps, 1.6, runs=200) > 0).mean() >= 0.9
+
+
+def _wide_tpot(rng: np.random.Generator, n: int, scale: float = 1.0) -> np.ndarray:
+    """TPOT with the same mean as `_tpot` and 1.5× its relative spread."""
+    sigma = 0.37
+    return rng.lognormal(math.log(0.035) + (0.25**2 - sigma**2) / 2, sigma, n) * scale
+
+
+@pytest.mark.slow
+def test_what_assuming_the_champions_relative_spread_costs() -> None:
+    """Until the challenger has intervals of its own, its spread is taken as the
+    champion's, relative to its mean. A challenger exactly as slow as allowed *and* 50%
+    more spread breaks that: alone at alpha 0.05 the mean test rolls it back in about 9%
+    of runs (when this was written; docs/judge.md says so). In a judge with the LLM
+    workload's four metrics the mean test needs an e-value of ≈430, not 20: about 1.4%."""
+    alone = (_crossings(_tpot, TPOT, 10.0, 1.1, challenger_draw=_wide_tpot) > 0).mean()
+    assert 0.05 < alone <= 0.12
+    in_judge = _crossings(_tpot, TPOT, 10.0, 1.1, challenger_draw=_wide_tpot, threshold=427)
+    assert (in_judge > 0).mean() <= 0.025
+
+
+@pytest.mark.slow
+def test_the_estimated_spread_makes_tpot_detection_several_times_faster() -> None:
+    """TPOT 20% slower at 10 requests/s: the buckets' worst case needs about eight looks,
+    the estimated spread two (80 s and 20 s median when this was written)."""
+    first = _crossings(_tpot, TPOT, 10.0, 1.2, runs=300, threshold=427)
+    assert (first > 0).all()
+    assert np.median(first) <= 3
 
 
 def test_a_20_percent_slower_tpot_is_caught_where_the_edges_see_little() -> None:
@@ -158,9 +219,155 @@ def test_the_judges_scalar_z_is_the_benchmarks_array_z() -> None:
         if rng.random() < 0.1:
             c = np.append(c, 200.0)  # a request beyond the last edge: no bound, no Z
         cc, bc = _buckets(c, TPOT), _buckets(b, TPOT)
-        scalar = means.z_score(TPOT, cc.tolist(), float(c.sum()), bc.tolist(), float(b.sum()), 1.1)
-        array = float(means.z_scores(TPOT, cc, c.sum(), bc, b.sum(), 1.1))
+        rel_c, rel_b = (None if rng.random() < 0.3 else float(rng.uniform(0.01, 0.2)) for _ in "cb")
+        scalar = means.z_score(
+            TPOT, cc.tolist(), float(c.sum()), bc.tolist(), float(b.sum()), 1.1, rel_c, rel_b
+        )
+        array = float(
+            means.z_scores(
+                TPOT,
+                cc,
+                c.sum(),
+                bc,
+                b.sum(),
+                1.1,
+                math.nan if rel_c is None else rel_c,
+                math.nan if rel_b is None else rel_b,
+            )
+        )
         if scalar is None:
             assert math.isnan(array)
         else:
             assert scalar == pytest.approx(array, rel=1e-12, abs=1e-12)
+
+
+def test_the_spread_of_interval_means_estimates_the_latencys_own_spread() -> None:
+    """Σ n_i (m_i − m̄)² / (K − 1) estimates σ² whatever the shape: on lognormal TPOT
+    (σ/μ = 0.254) read as 60 windows, the relative variance lands near 0.254², far below
+    what the buckets' worst case allows."""
+    rng = np.random.default_rng(11)
+    estimates = []
+    for _ in range(200):
+        windows = means.no_windows()
+        for _ in range(60):
+            v = _tpot(rng, int(rng.poisson(400)))
+            windows = means.add_window(windows, len(v), float(v.sum()))
+        got = means.relative_variance(windows, means.no_windows())
+        assert got is not None
+        estimates.append(got)
+    true = math.exp(0.25**2) - 1.0  # a lognormal's σ²/μ²
+    assert np.mean(estimates) == pytest.approx(true, rel=0.05)
+    history = _tpot(rng, 24000)
+    counts = _buckets(history, TPOT)
+    bound = float(means.variance_bound(TPOT, counts, history.sum())) / history.mean() ** 2
+    assert bound > 3 * true
+
+
+def test_too_few_windows_give_no_estimate_and_a_more_spread_version_keeps_its_own() -> None:
+    few = means.no_windows()
+    for k in range(20):  # 19 degrees of freedom
+        few = means.add_window(few, 10.0, 1.0 + 0.01 * (k % 2))
+    assert means.relative_variance(few, means.no_windows()) is None
+    assert means.add_window(few, 0.0, 0.0) == few  # an empty window adds nothing
+    assert means.add_window(few, 5.0, math.nan) == few
+    calm = means.add_window(few, 10.0, 1.0)
+    pooled = means.relative_variance(calm, means.no_windows())
+    assert pooled is not None and pooled < 1e-3
+    wild = means.no_windows()
+    for k in range(6):  # 5 degrees of freedom of its own, far more spread than the pool
+        wild = means.add_window(wild, 10.0, 1.0 + 0.5 * (k % 2))
+    own = means.relative_variance(means.no_windows(), wild)
+    assert own is None  # alone, too few
+    assert means.relative_variance(calm, wild) == pytest.approx(means._relative_q(wild)[0] / 5.0)
+
+
+def test_the_benchmarks_spread_paths_are_the_judges_running_estimates() -> None:
+    rng = np.random.default_rng(12)
+    runs, intervals = 4, 40
+    requests = rng.poisson(30, (runs, intervals)).astype(float)
+    requests[0, 3] = 0.0  # a silent interval adds no window
+    sums = requests * 0.035 * rng.lognormal(0.0, 0.1, (runs, intervals))
+    warm_rows = []
+    for _ in range(runs):
+        w = means.no_windows()
+        for _ in range(int(rng.integers(0, 30))):
+            w = means.add_window(w, 100.0, float(3.5 * rng.lognormal(0.0, 0.05)))
+        warm_rows.append(w)
+    paths = means.relative_variance_paths(np.array(warm_rows), requests, sums)
+    for r in range(runs):
+        own = means.no_windows()
+        for t in range(intervals):
+            expected = means.relative_variance(warm_rows[r], own)
+            if expected is None:
+                assert math.isnan(paths[r, t])
+            else:
+                assert paths[r, t] == pytest.approx(expected, rel=1e-9)
+            own = means.add_window(own, requests[r, t], sums[r, t])
+
+
+def _tpot_judge(rng: np.random.Generator, windows: bool) -> Judge:
+    judge = Judge(JudgeConfig(metrics={"tpot": MetricConfig(margin=0.1)}))
+    parts = [_tpot(rng, 400) for _ in range(60)]  # 10 minutes of history at 40 requests/s
+    history = np.concatenate(parts)
+    judge.warm_up(
+        {
+            "tpot": Histogram(
+                TPOT,
+                [],
+                _buckets(history, TPOT).tolist(),
+                None,
+                float(history.sum()),
+                [(len(p), float(p.sum())) for p in parts] if windows else (),
+            )
+        }
+    )
+    return judge
+
+
+def _tpot_look(judge: Judge, rng: np.random.Generator, scale: float) -> str:
+    c, b = _tpot(rng, 100, scale), _tpot(rng, 400)
+    return judge.observe(
+        {
+            "tpot": Histogram(
+                TPOT,
+                _buckets(c, TPOT).tolist(),
+                _buckets(b, TPOT).tolist(),
+                float(c.sum()),
+                float(b.sum()),
+            )
+        },
+        expected_share=0.2,
+    ).decision
+
+
+def test_history_read_per_interval_lets_the_judge_catch_tpot_in_a_few_looks() -> None:
+    """With the champion's history per interval the spread is estimated and a 20% slower
+    TPOT is rolled back within a few looks; with history as one total only, the buckets'
+    worst case is used until the canary's own intervals give an estimate, and it takes
+    longer. Runs as many rollouts of each and compares their median look."""
+    looks: dict[bool, list[int]] = {True: [], False: []}
+    for seed in range(15):
+        for windows in (True, False):
+            rng = np.random.default_rng(100 + seed)
+            judge = _tpot_judge(rng, windows)
+            look = next(k for k in range(1, 60) if _tpot_look(judge, rng, 1.2) == "rollback")
+            looks[windows].append(look)
+    assert np.median(looks[True]) <= 3
+    assert np.median(looks[False]) > np.median(looks[True])
+
+
+def test_a_state_saved_before_spreads_were_estimated_keeps_its_evidence() -> None:
+    """An operator upgraded mid-rollout reads a mean test without spread windows: it keeps
+    its z so far and starts estimating, rather than starting over."""
+    rng = np.random.default_rng(5)
+    judge = _tpot_judge(rng, True)
+    for _ in range(3):
+        _tpot_look(judge, rng, 1.0)
+    test = judge.state["metrics"]["tpot"]["tests"]["tpot_mean"]
+    del test["sp"]
+    z_before = list(test["z"])
+    restored = Judge.from_dict(judge.config, json.loads(json.dumps(judge.to_dict())))
+    assert _tpot_look(restored, rng, 1.0) != "rollback"
+    after = restored.state["metrics"]["tpot"]["tests"]["tpot_mean"]
+    assert after["z"][1] == z_before[1] + 1  # the old intervals were kept, one was added
+    assert after["sp"][1][0] == 1.0  # and the challenger's first window is counted

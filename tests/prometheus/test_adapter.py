@@ -204,3 +204,21 @@ async def test_gpupool_shows_mean_utilisation_and_stranded_gpus(
         await api.close()
     assert status.get("utilizationPercent") == 44.25, status["conditions"]  # (80 + 5 + 90 + 2) / 4
     assert status["strandedGPUs"] == 2  # 5% and 2% are under the 10% threshold
+
+
+async def test_a_failed_range_read_costs_only_the_spread(
+    prometheus: PrometheusServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = PrometheusClient(prometheus.url)
+
+    async def refuse(*args: object, **kwargs: object) -> list[tuple[float, float]]:
+        raise PrometheusUnavailable("too many points")
+
+    monkeypatch.setattr(client, "windows", refuse)
+    metrics = expand([AnalysisMetric(name="latency", preset="vllm-latency")])
+    history = await client.read_history(
+        metrics, "model_version", "v1", T0, T0 + timedelta(minutes=2), step=timedelta(seconds=1)
+    )
+    assert history["latency_e2e"].champion_counts == [120, 60, 20]  # the edges' totals
+    assert history["latency_e2e"].champion_sum == pytest.approx(80.0)
+    assert history["latency_e2e"].champion_windows == []

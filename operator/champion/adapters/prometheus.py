@@ -24,6 +24,9 @@ from prometheus_api_client import PrometheusConnect
 from champion.domain.judge.types import Counts, Histogram, Observation
 from champion.domain.metrics_catalog import ConcreteMetric, render
 
+MAX_WINDOWS = 10_000
+"""History windows read per series at most (Prometheus refuses over 11,000 points)."""
+
 
 class PrometheusUnavailable(Exception):
     """Prometheus could not answer (unreachable, 5xx, bad query)."""
@@ -176,7 +179,13 @@ class PrometheusClient:
                     sums = render(m.sum_query, label, version)
                     total = await self.scalar_delta(sums, start, end)
                     if step is not None:
-                        windows = await self.windows(buckets, sums, start, end, step)
+                        # Prometheus answers at most 11,000 points per series: the most
+                        # recent ones are plenty for a spread (docs/judge.md).
+                        since = max(start, end - step * MAX_WINDOWS)
+                        try:
+                            windows = await self.windows(buckets, sums, since, end, step)
+                        except PrometheusUnavailable:
+                            windows = []  # the edges still come from the totals
                 out[m.name] = Histogram(
                     edges=got[0],
                     challenger_counts=[],
