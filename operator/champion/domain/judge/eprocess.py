@@ -100,6 +100,16 @@ def log_e_better(loglik: ArrayLike, higher_is_worse: ArrayLike = True) -> Array:
     return log_e_worse(loglik, np.logical_not(higher_is_worse))
 
 
+def log_e_worse_and_better(
+    loglik: ArrayLike, higher_is_worse: ArrayLike = True
+) -> tuple[Array, Array]:
+    """(`log_e_worse`, `log_e_better`) from one pass over the grid."""
+    ll = np.asarray(loglik, dtype=float)
+    up = _log_mean_exp(ll[..., CENTRE + 1 :]) - ll[..., CENTRE]
+    down = _log_mean_exp(ll[..., :CENTRE]) - ll[..., CENTRE]
+    return np.where(higher_is_worse, up, down), np.where(higher_is_worse, down, up)
+
+
 def log_e_two_sided(loglik: ArrayLike) -> Array:
     """log of the mixture e-value against ρ = ρ0 exactly, alternatives on both sides (SRM)."""
     ll = np.asarray(loglik, dtype=float)

@@ -67,7 +67,10 @@ def counts_valid(c: Counts) -> bool:
 
 
 def _observe_mean(
-    test: dict[str, Any], finite: list[float], obs: Histogram, nc: float, nb: float
+    test: dict[str, Any],
+    finite: list[float],
+    obs: Histogram,
+    counts: tuple[list[float], list[float]],
 ) -> None:
     """One interval of the mean-latency test (means.py); an interval without a usable Z
     (too few requests, requests beyond the last edge) leaves it unchanged."""
@@ -75,11 +78,12 @@ def _observe_mean(
     sc, sb = float(obs.challenger_sum), float(obs.champion_sum)
     # A state from before spreads were estimated has none: it starts estimating now.
     warm, own_c, own_b = test.get("sp") or [means.no_windows()] * 3
+    nc, nb = sum(counts[0]), sum(counts[1])
     z = means.z_score(
         finite,
-        [max(0.0, float(v)) for v in obs.challenger_counts],
+        counts[0],
         sc,
-        [max(0.0, float(v)) for v in obs.champion_counts],
+        counts[1],
         sb,
         float(test["rho0"]),
         means.relative_variance(warm, own_c),
@@ -104,12 +108,12 @@ def _final_name(test: dict[str, Any]) -> str:
     return "normal test of the pooled z" if test.get("kind") == "mean" else "exact binomial test"
 
 
-def _cumulative(counts: Sequence[float]) -> list[float]:
-    """Running totals of per-bucket counts, a negative delta (a reset) counted as 0."""
+def _clamped(counts: Sequence[float]) -> list[float]:
+    """Per-bucket counts as floats, a negative delta (a reset) counted as 0."""
     values = [float(v) for v in counts]
     if min(values, default=0.0) < 0.0:
         values = [max(0.0, v) for v in values]
-    return list(accumulate(values))
+    return values
 
 
 class Judge:
@@ -351,7 +355,8 @@ class Judge:
             notes[name] = "the bucket edges changed since they were chosen: skipped"
             return
         higher = self.config.metric(name).direction != "lower-is-worse"
-        cum_c, cum_b = _cumulative(c), _cumulative(b)
+        per_c, per_b = _clamped(c), _clamped(b)
+        cum_c, cum_b = list(accumulate(per_c)), list(accumulate(per_b))
         nc, nb = cum_c[-1], cum_b[-1]
         if nc <= 0 or nb <= 0:
             notes[name] = "a version had no traffic in this interval"
@@ -366,7 +371,7 @@ class Judge:
             and obs.challenger_sum is not None
             and obs.champion_sum is not None
         ):
-            _observe_mean(mean_test, finite, obs, nc, nb)
+            _observe_mean(mean_test, finite, obs, (per_c, per_b))
 
     @staticmethod
     def _update(pending: list[tuple[dict[str, Any], float, float, float, float]]) -> None:
@@ -386,8 +391,9 @@ class Judge:
         ll = np.round(ll, 6)
         xs, ncs, ys, nbs = x.tolist(), nc.tolist(), y.tolist(), nb.tolist()
         ms, ps = events.tolist(), (events * null_p).tolist()
+        rows = ll.tolist()
         for k, (test, *_) in enumerate(pending):
-            test["ll"] = ll[k].tolist()
+            test["ll"] = rows[k]
             cum = test["cum"]
             test["cum"] = [cum[0] + xs[k], cum[1] + ncs[k], cum[2] + ys[k], cum[3] + nbs[k]]
             fin = test["fin"]
@@ -478,13 +484,21 @@ class Judge:
         tested = [t for _, _, t in rows if t is not None]
         stats: dict[str, float] = {}
         if tested:
-            ll = np.array(
-                [means.loglik(*t["z"]) if t.get("kind") == "mean" else t["ll"] for t in tested]
-            )
+            # Every mean test's grid log-likelihood in one call (numpy's per-call cost
+            # dominated when it ran once per test).
+            is_mean_list = [t.get("kind") == "mean" for t in tested]
+            ll = np.empty((len(tested), eprocess.GRID))
+            if any(is_mean_list):
+                at = [k for k, mean in enumerate(is_mean_list) if mean]
+                z = np.array([tested[k]["z"] for k in at], dtype=float)
+                ll[at] = means.loglik(z[:, 0], z[:, 1])
+            edge_at = [k for k, mean in enumerate(is_mean_list) if not mean]
+            if edge_at:
+                ll[edge_at] = np.array([tested[k]["ll"] for k in edge_at], dtype=float)
             higher = np.array([t["higher"] for t in tested])
             rho0 = np.array([t["rho0"] for t in tested])
-            worse = eprocess.log_e_worse(ll, higher).tolist()
-            better = eprocess.log_e_better(ll, higher).tolist()
+            worse_a, better_a = eprocess.log_e_worse_and_better(ll, higher)
+            worse, better = worse_a.tolist(), better_a.tolist()
             # The bounds use the rollback threshold on the bad side and the promote one on
             # the good side, so they agree with the decisions.
             log_bad = math.log(self.sequential_threshold())
@@ -496,7 +510,7 @@ class Judge:
             down = np.where(higher, log_good, log_bad)
             low, high = eprocess.bounds(ll, rho0, up, down)
             # The mean test's grid is over λ, not over ratios: it has no bounds to show.
-            is_mean = np.array([t.get("kind") == "mean" for t in tested])
+            is_mean = np.array(is_mean_list)
             lows = np.where(is_mean, np.nan, low).tolist()
             highs = np.where(is_mean, np.nan, high).tolist()
             k = 0
@@ -509,6 +523,8 @@ class Judge:
                 top = max(logs)
                 stats[group] = top + math.log(sum(math.exp(v - top) for v in logs) / len(logs))
         evidence: list[Evidence] = []
+        statistic = {g: eprocess.to_e(v) for g, v in stats.items()}
+        configs = {g: self.config.metric(g) for g in names}
         k = 0
         for group, test_name, t in rows:
             ms = self.state["metrics"].get(group)
@@ -543,7 +559,7 @@ class Judge:
                 challenger_total=nc,
                 champion_events=yb,
                 champion_total=nb,
-                statistic=eprocess.to_e(stats[group]),
+                statistic=statistic[group],
                 threshold=threshold,
                 e_value=eprocess.to_e(worse[k]),
                 log_e_value=worse[k],
@@ -560,7 +576,7 @@ class Judge:
             )
             k += 1
             if "edge" in t or t.get("kind") == "mean":
-                cfg = self.config.metric(group)
+                cfg = configs[group]
                 ev.how, ev.unit = t.get("how", "mean"), cfg.unit
                 ev.higher_is_worse = cfg.direction != "lower-is-worse"
             ev.note = note
