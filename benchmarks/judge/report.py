@@ -269,7 +269,8 @@ def markdown(
         f"- `Judge.observe` (the class the operator runs): {timing['observe_llm_us']:.0f} µs per interval "
         f"for the LLM workload's 4 metrics, {timing['observe_10_counts_us']:.0f} µs for 10 counts metrics, "
         f"{timing['observe_10_histograms_us']:.0f} µs for 10 histogram metrics with their `_sum` "
-        f"({timing['tests_10_histograms']:.0f} tests: edges and means); "
+        f"({timing['tests_10_histograms']:.0f} tests: edges and means), each the fastest of "
+        "five passes; "
         f"state {timing['state_bytes']:.0f} bytes of JSON for the LLM workload.",
         "- The benchmark's array version of the judge decided exactly as the `Judge` class on "
         f"{timing['equivalence_runs']:.0f} rollouts checked side by side "

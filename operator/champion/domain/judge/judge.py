@@ -508,11 +508,13 @@ class Judge:
             log_good = np.log(self.m * q / self.config.alpha)
             up = np.where(higher, log_bad, log_good)
             down = np.where(higher, log_good, log_bad)
-            low, high = eprocess.bounds(ll, rho0, up, down)
             # The mean test's grid is over λ, not over ratios: it has no bounds to show.
-            is_mean = np.array(is_mean_list)
-            lows = np.where(is_mean, np.nan, low).tolist()
-            highs = np.where(is_mean, np.nan, high).tolist()
+            lows = [math.nan] * len(tested)
+            highs = [math.nan] * len(tested)
+            if edge_at:
+                low, high = eprocess.bounds(ll[edge_at], rho0[edge_at], up[edge_at], down[edge_at])
+                for k, lo, hi in zip(edge_at, low.tolist(), high.tolist(), strict=True):
+                    lows[k], highs[k] = lo, hi
             k = 0
             group_logs: dict[str, list[float]] = {}
             for group, _, t in rows:
