@@ -195,6 +195,8 @@ def test_a_20_percent_slower_tpot_is_caught_where_the_edges_see_little() -> None
     mean = next(e for e in verdict.evidence if e.metric == "tpot_mean")
     assert mean.how == "mean" and mean.ratio == pytest.approx(1.2, abs=0.03)
     assert "_sum and _count" in mean.detail
+    # history given as one total, no windows: the variance says it is the worst case
+    assert "the buckets' worst case (an estimate needs 21 windows" in mean.detail
 
 
 def test_without_sums_or_without_a_latency_margin_there_is_no_mean_test() -> None:
@@ -353,6 +355,11 @@ def test_history_read_per_interval_lets_the_judge_catch_tpot_in_a_few_looks() ->
             look = next(k for k in range(1, 60) if _tpot_look(judge, rng, 1.2) == "rollback")
             looks[windows].append(look)
     assert np.median(looks[True]) <= 3
+    rng = np.random.default_rng(7)
+    judge = _tpot_judge(rng, True)
+    _tpot_look(judge, rng, 1.0)
+    mean = next(e for e in judge.observe({}).evidence if e.metric == "tpot_mean")
+    assert "an estimate from 60 history windows and 1 canary intervals (σ/μ 0.2" in mean.detail
     assert np.median(looks[False]) > np.median(looks[True])
 
 

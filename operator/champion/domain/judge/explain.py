@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from champion.domain.judge import means
 from champion.domain.judge.edges import describe
 from champion.domain.judge.types import Evidence
 
@@ -90,7 +91,8 @@ def detail(ev: Evidence) -> str:
     if ev.how == "mean":
         parts.append(
             "mean latency from the histogram's _sum and _count, one approximate (CLT) z-test "
-            "per interval with the variance bounded from its buckets"
+            "per interval; the challenger's variance: "
+            + means.describe_spread(*(ev.spread or (means.no_windows(), means.no_windows())))
         )
     if ev.note:
         parts.append(ev.note)

@@ -577,6 +577,9 @@ class Judge:
                 real_quantile=t.get("rq"),
             )
             k += 1
+            if t.get("kind") == "mean":
+                warm, own_c, _ = t.get("sp") or [means.no_windows()] * 3
+                ev.spread = (warm, own_c)
             if "edge" in t or t.get("kind") == "mean":
                 cfg = configs[group]
                 ev.how, ev.unit = t.get("how", "mean"), cfg.unit

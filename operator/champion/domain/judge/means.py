@@ -47,6 +47,7 @@ smaller of the estimate and the bound, and uses only earlier windows.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -106,6 +107,22 @@ def relative_variance(warm: Moments, own: Moments) -> float | None:
         return None
     pooled = (qw + qo) / (dw + do)
     return max(pooled, qo / do) if do >= MIN_OWN_DF else pooled
+
+
+def describe_spread(warm: Sequence[float], own: Sequence[float]) -> str:
+    """Where a version's variance comes from, for the evidence."""
+    rel = relative_variance(list(warm), list(own))
+    if rel is None:
+        return (
+            "the buckets' worst case (an estimate needs "
+            f"{MIN_SPREAD_DF + 1} windows; {int(warm[0])} of history and {int(own[0])} of "
+            "the canary so far)"
+        )
+    return (
+        f"the buckets' worst case or, when smaller and with ≥{MIN_SPREAD_REQUESTS} requests, "
+        f"an estimate from {int(warm[0])} history windows and {int(own[0])} canary intervals "
+        f"(σ/μ {math.sqrt(rel):.2f})"
+    )
 
 
 def relative_variance_paths(warm: Array, requests: Array, sums: Array) -> Array:

@@ -155,6 +155,9 @@ class Evidence:
     higher_is_worse: bool = True
     note: str = ""
     """What happened to this metric in the interval (no data, warming up, final test…)."""
+    spread: tuple[Sequence[float], Sequence[float]] | None = None
+    """Mean tests: the history's and the challenger's windows its variance is estimated
+    from (described when `detail` is read: means.describe_spread)."""
 
     @property
     def detail(self) -> str:
@@ -164,7 +167,7 @@ class Evidence:
         return explain.detail(self)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: _json_float(v) for k, v in asdict(self).items()}
+        out = {k: _json_float(v) for k, v in asdict(self).items() if k != "spread"}
         out["detail"] = self.detail
         return out
 
