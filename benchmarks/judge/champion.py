@@ -197,19 +197,14 @@ def plan_mean_tests(data: Data, config: JudgeConfig) -> list[MeanTest]:
         if not cfg.mean_test or cfg.direction == "lower-is-worse" or latency_margin <= 0:
             continue
         requests, sums = data.baseline_windows[name]
-        warm = _warm_moments(requests, sums)
-        # The Judge skips an interval where a version had no traffic: no window for either.
-        nc, nb = c.histograms[name].sum(-1), b.histograms[name].sum(-1)
-        both = (nc > 0) & (nb > 0)
-        z = means.z_scores(
+        z = means.block_z_scores(
             data.edges[name],
             c.histograms[name],
             c.sums[name],
             b.histograms[name],
             b.sums[name],
             1.0 + latency_margin,
-            means.relative_variance_paths(warm, np.where(both, nc, 0), c.sums[name]),
-            means.relative_variance_paths(warm, np.where(both, nb, 0), b.sums[name]),
+            _warm_moments(requests, sums),
         )
         out.append(MeanTest(name, z))
     return out

@@ -72,35 +72,49 @@ def _observe_mean(
     obs: Histogram,
     counts: tuple[list[float], list[float]],
 ) -> None:
-    """One interval of the mean-latency test (means.py); an interval without a usable Z
-    (too few requests, requests beyond the last edge) leaves it unchanged."""
+    """One interval of the mean-latency test (means.py). It joins the open block; a block
+    with means.BLOCK_REQUESTS requests of each version gives one Z and closes (a Z that is
+    not usable, requests beyond the last edge, is dropped with it)."""
     assert obs.challenger_sum is not None and obs.champion_sum is not None
     sc, sb = float(obs.challenger_sum), float(obs.champion_sum)
+    nc, nb = sum(counts[0]), sum(counts[1])
     # A state from before spreads were estimated has none: it starts estimating now.
     warm, own_c, own_b = test.get("sp") or [means.no_windows()] * 3
-    nc, nb = sum(counts[0]), sum(counts[1])
+    block = test.get("blk")
+    if not block:
+        # The block's spread is the one known when it opens: from earlier windows only.
+        block = {
+            "c": [0.0] * len(counts[0]),
+            "b": [0.0] * len(counts[1]),
+            "s": [0.0, 0.0],
+            "rel": [means.relative_variance(warm, own_c), means.relative_variance(warm, own_b)],
+        }
+    block["c"] = [a + b for a, b in zip(block["c"], counts[0], strict=True)]
+    block["b"] = [a + b for a, b in zip(block["b"], counts[1], strict=True)]
+    block["s"] = [block["s"][0] + sc, block["s"][1] + sb]
+    test["sp"] = [warm, means.add_window(own_c, nc, sc), means.add_window(own_b, nb, sb)]
+    if sum(block["c"]) < means.BLOCK_REQUESTS or sum(block["b"]) < means.BLOCK_REQUESTS:
+        test["blk"] = block
+        return
+    test["blk"] = None
     z = means.z_score(
         finite,
-        counts[0],
-        sc,
-        counts[1],
-        sb,
+        block["c"],
+        block["s"][0],
+        block["b"],
+        block["s"][1],
         float(test["rho0"]),
-        means.relative_variance(warm, own_c),
-        means.relative_variance(warm, own_b),
+        *block["rel"],
     )
-    # The spread of later intervals is estimated from this one too, usable Z or not.
-    test["sp"] = [warm, means.add_window(own_c, nc, sc), means.add_window(own_b, nb, sb)]
     if z is None or not math.isfinite(z):
         return
-    sum_z, looks = test["z"][0] + z, test["z"][1] + 1.0
-    test["z"] = [sum_z, looks]
+    test["z"] = [test["z"][0] + z, test["z"][1] + 1.0]
     cum = test["cum"]
     test["cum"] = [
-        cum[0] + float(obs.challenger_sum),
-        cum[1] + nc,
-        cum[2] + float(obs.champion_sum),
-        cum[3] + nb,
+        cum[0] + block["s"][0],
+        cum[1] + sum(block["c"]),
+        cum[2] + block["s"][1],
+        cum[3] + sum(block["b"]),
     ]
 
 

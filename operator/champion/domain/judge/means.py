@@ -5,21 +5,24 @@ buckets are far apart compared with the spread of the latency (vLLM's TPOT
 buckets are 1.5–2× apart, TPOT itself varies by about 25%), a 20% slowdown
 mostly moves requests *inside* their buckets, where only the sum sees it.
 
-Per interval, with n_c requests summing to S_c for the challenger and n_b, S_b
-for the champion, and γ = 1 + latency margin:
+Per block of intervals (each interval its own block once both versions have
+BLOCK_REQUESTS requests in it; at low traffic, consecutive intervals until they
+do), with n_c requests summing to S_c for the challenger and n_b, S_b for the
+champion, and γ = 1 + latency margin:
 
     D = S_c − γ·n_c·S_b/n_b,    E[D] ≤ 0 when the challenger's mean ≤ γ × the champion's;
     Z = D / sqrt(n_c·v_c + γ²·n_c²/n_b·v_b),
 
-v being each version's variance in that interval, bounded from its own
+v being each version's variance in that block, bounded from its own
 buckets: every request lies in its bucket, so its squared distance from the
-interval's mean is at most that of the bucket's farther edge. v never
+block's mean is at most that of the bucket's farther edge. v never
 understates the spread (it overstates it about 1.3–2× in standard deviation on
 the benchmark's latencies); an interval with requests in the +Inf bucket has no
 such bound and is skipped, which can only drop evidence of a slowdown.
 
-Z is close to normal (a sum of at least MIN_REQUESTS requests per version), so
-Π exp(λZ − λ²/2) over intervals, mixed over a fixed grid of λ ≥ 0, is an
+Z is close to normal (a sum of at least BLOCK_REQUESTS requests per version:
+with 10, the skew of latency made the test reject too often at the null
+boundary), so Π exp(λZ − λ²/2) over blocks, mixed over a fixed grid of λ ≥ 0, is an
 e-process in the sense of the time-uniform central limit theorem
 (Waudby-Smith et al. 2021): its validity is asymptotic, where the counts tests
 are exact. The grid has the layout of `eprocess` (λ = 0 in the centre), so
@@ -40,8 +43,9 @@ the champion in relative terms (exact when a version is uniformly faster or
 slower); its own intervals take over as they come in (alone, once they show
 it more spread than the pool), which keeps the asymptotic validity without
 that assumption. What the assumption costs is measured in tests/judge: a
-challenger exactly as slow as allowed *and* 50% more spread. Each interval's variance is the
-smaller of the estimate and the bound, and uses only earlier windows.
+challenger exactly as slow as allowed *and* 50% more spread. Each block's
+variance is the smaller of the estimate and the bound; the estimate is the one
+of when the block opened, from earlier windows only.
 """
 
 from __future__ import annotations
@@ -57,9 +61,9 @@ from champion.domain.judge import eprocess
 
 Array = npt.NDArray[np.float64]
 
-MIN_REQUESTS = 5
-"""Fewer requests than this for either version in an interval: no Z (the normal
-approximation of their sum would be poor)."""
+BLOCK_REQUESTS = 30
+"""Requests each version needs before a Z is computed: intervals with fewer are pooled
+with the next ones into one block."""
 LAMBDA_SCALE = 1.5
 """λ = LAMBDA_SCALE × eprocess.OFFSETS: from 0.075 to 3 standard deviations per
 interval, a log-uniform prior over effects from faint to one-interval-obvious."""
@@ -69,10 +73,6 @@ MIN_SPREAD_DF = 20
 MIN_OWN_DF = 5
 """From this many degrees of freedom of its own, a version more spread than the pooled
 estimate says is given its own estimate."""
-MIN_SPREAD_REQUESTS = 30
-"""Requests each version needs in an interval for its estimated spread to be used: with
-fewer, the skew of latency makes their sum too far from normal and only the bound's
-slack covers it."""
 
 Moments = list[float]
 """A version's windows, for its spread: [windows, Σ requests, Σ sum, Σ sum²/requests]."""
@@ -119,7 +119,7 @@ def describe_spread(warm: Sequence[float], own: Sequence[float]) -> str:
             "the canary so far)"
         )
     return (
-        f"the buckets' worst case or, when smaller and with ≥{MIN_SPREAD_REQUESTS} requests, "
+        "the buckets' worst case or, when smaller, "
         f"an estimate from {int(warm[0])} history windows and {int(own[0])} canary intervals "
         f"(σ/μ {math.sqrt(rel):.2f})"
     )
@@ -179,8 +179,8 @@ def z_scores(
     relative_variance_c: npt.ArrayLike | None = None,
     relative_variance_b: npt.ArrayLike | None = None,
 ) -> Array:
-    """Each interval's Z against "challenger's mean ≤ γ × champion's"; NaN where the
-    interval carries no usable evidence (too few requests, requests in +Inf). The
+    """Each block's Z against "challenger's mean ≤ γ × champion's"; NaN where it carries
+    no usable evidence (too few requests, requests in +Inf). The
     relative variances (σ²/μ², NaN for none) are each version's estimated spread, from
     `relative_variance_paths`; without them, the bound alone."""
     cc = np.asarray(challenger_counts, dtype=float)
@@ -193,17 +193,16 @@ def z_scores(
     vb = variance_bound(edges, bc, sb)
     safe_nb = np.maximum(nb, 1.0)
     mean_b = sb / safe_nb
-    for bound, rel, scale, n in (
-        (vc, relative_variance_c, g * mean_b, nc),
-        (vb, relative_variance_b, mean_b, nb),
+    for bound, rel, scale in (
+        (vc, relative_variance_c, g * mean_b),
+        (vb, relative_variance_b, mean_b),
     ):
         if rel is not None:
             r = np.asarray(rel, dtype=float)
-            use = ~np.isnan(r) & (n >= MIN_SPREAD_REQUESTS)
-            bound[...] = np.where(use, np.minimum(bound, r * scale * scale), bound)
+            bound[...] = np.where(np.isnan(r), bound, np.minimum(bound, r * scale * scale))
     d = sc - g * nc * sb / safe_nb
     var = nc * vc + g * g * nc * nc / safe_nb * vb
-    usable = (nc >= MIN_REQUESTS) & (nb >= MIN_REQUESTS) & np.isfinite(var) & (var > 0)
+    usable = (nc >= BLOCK_REQUESTS) & (nb >= BLOCK_REQUESTS) & np.isfinite(var) & (var > 0)
     return np.where(usable, d / np.sqrt(np.where(usable, var, 1.0)), np.nan)
 
 
@@ -233,20 +232,66 @@ def z_score(
         return acc / n
 
     nc, nb = float(sum(challenger_counts)), float(sum(champion_counts))
-    if nc < MIN_REQUESTS or nb < MIN_REQUESTS:
+    if nc < BLOCK_REQUESTS or nb < BLOCK_REQUESTS:
         return None
     vc, vb = bound(challenger_counts, challenger_sum), bound(champion_counts, champion_sum)
     if vc is None or vb is None:
         return None
     mean_b = champion_sum / nb
-    if relative_variance_c is not None and nc >= MIN_SPREAD_REQUESTS:
+    if relative_variance_c is not None:
         vc = min(vc, relative_variance_c * (gamma * mean_b) ** 2)
-    if relative_variance_b is not None and nb >= MIN_SPREAD_REQUESTS:
+    if relative_variance_b is not None:
         vb = min(vb, relative_variance_b * mean_b**2)
     var = nc * vc + gamma * gamma * nc * nc / nb * vb
     if not var > 0:
         return None
     return (challenger_sum - gamma * nc * champion_sum / nb) / var**0.5
+
+
+def block_z_scores(
+    edges: list[float],
+    challenger_counts: Array,
+    challenger_sum: Array,
+    champion_counts: Array,
+    champion_sum: Array,
+    gamma: float,
+    warm: Array | None = None,
+) -> Array:
+    """Per run and interval (runs, intervals), the Z of the block that closes at that
+    interval (NaN where none does), blocks and spreads exactly as the Judge forms them
+    one interval at a time; `warm` is each run's history windows, (runs, 4) Moments."""
+    cc = np.asarray(challenger_counts, dtype=float)
+    bc = np.asarray(champion_counts, dtype=float)
+    runs, intervals = cc.shape[:2]
+    nc, nb = cc.sum(-1), bc.sum(-1)
+    both = (nc > 0) & (nb > 0)  # the Judge skips an interval where a version had none
+    sc = np.asarray(challenger_sum, dtype=float)
+    sb = np.asarray(champion_sum, dtype=float)
+    nan = np.full((runs, intervals), np.nan)
+    if warm is None:
+        rel_c = rel_b = nan
+    else:
+        rel_c = relative_variance_paths(warm, np.where(both, nc, 0.0), sc)
+        rel_b = relative_variance_paths(warm, np.where(both, nb, 0.0), sb)
+    block_c, block_b = np.zeros((runs, cc.shape[2])), np.zeros((runs, bc.shape[2]))
+    block_sc, block_sb = np.zeros(runs), np.zeros(runs)
+    open_c, open_b = np.full(runs, np.nan), np.full(runs, np.nan)
+    out = nan.copy()
+    for t in range(intervals):
+        add = both[:, t]
+        opening = add & (block_c.sum(-1) + block_b.sum(-1) == 0)
+        open_c = np.where(opening, rel_c[:, t], open_c)
+        open_b = np.where(opening, rel_b[:, t], open_b)
+        block_c += np.where(add[:, None], cc[:, t], 0.0)
+        block_b += np.where(add[:, None], bc[:, t], 0.0)
+        block_sc += np.where(add, sc[:, t], 0.0)
+        block_sb += np.where(add, sb[:, t], 0.0)
+        full = (block_c.sum(-1) >= BLOCK_REQUESTS) & (block_b.sum(-1) >= BLOCK_REQUESTS)
+        if full.any():
+            z = z_scores(edges, block_c, block_sc, block_b, block_sb, gamma, open_c, open_b)
+            out[:, t] = np.where(full, z, np.nan)
+            block_c[full], block_b[full], block_sc[full], block_sb[full] = 0.0, 0.0, 0.0, 0.0
+    return out
 
 
 def loglik(sum_z: npt.ArrayLike, looks: npt.ArrayLike) -> Array:
