@@ -233,6 +233,10 @@ async def read_metrics(
     return data, None
 
 
+WARMUP_STEP_SECONDS = 10
+"""The longest window the warm-up's spread is read in: 60 windows in the default 600 s."""
+
+
 async def read_warmup(
     prometheus: PrometheusClient | None,
     spec: RolloutSpec,
@@ -261,7 +265,9 @@ async def read_warmup(
             status.champion,
             start - timedelta(seconds=seconds),
             start,
-            step=timedelta(seconds=spec.analysis.interval_seconds),
+            # Any window length estimates the same per-request spread (means.py); shorter
+            # ones give more windows. A window inside one scrape interval adds nothing.
+            step=timedelta(seconds=min(spec.analysis.interval_seconds, WARMUP_STEP_SECONDS)),
         )
     except PrometheusUnavailable:
         return None

@@ -185,7 +185,7 @@ class Analysis(ApiModel):
         Field(
             ge=0,
             le=86400,
-            description="Seconds of the champion's own history before the analysis starts, read once to place latency histogram edges at its p50/p90/p99 and, per analysis interval, to estimate how much its mean latency varies for the mean test (those requests are never tested). 0, or too little history: the edges come from the analysis' first requests instead, and the mean test uses the buckets' worst-case spread until the canary's own intervals give an estimate.",
+            description="Seconds of the champion's own history before the analysis starts, read once to place latency histogram edges at its p50/p90/p99 and, in 10 s windows, to estimate how much its mean latency varies for the mean test (those requests are never tested). 0, or too little history: the edges come from the analysis' first requests instead, and the mean test uses the buckets' worst-case spread until the canary's own intervals give an estimate.",
         ),
     ] = 600
 
