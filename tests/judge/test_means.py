@@ -10,7 +10,15 @@ import numpy as np
 import pytest
 from benchmarks.judge.scenarios import PROMETHEUS_DEFAULT
 
-from champion.domain.judge import Histogram, Judge, JudgeConfig, MetricConfig, eprocess, means
+from champion.domain.judge import (
+    Histogram,
+    Judge,
+    JudgeConfig,
+    MetricConfig,
+    Verdict,
+    eprocess,
+    means,
+)
 from champion.domain.metrics_catalog import VLLM_E2E_BUCKETS, VLLM_TPOT_BUCKETS
 
 TPOT = list(VLLM_TPOT_BUCKETS)
@@ -169,19 +177,7 @@ def test_a_20_percent_slower_tpot_is_caught_where_the_edges_see_little() -> None
         {"tpot": Histogram(TPOT, [], _buckets(history, TPOT).tolist(), None, float(history.sum()))}
     )
     for look in range(1, 60):  # noqa: B007 - read after the loop
-        c, b = _tpot(rng, 100, 1.2), _tpot(rng, 400)
-        verdict = judge.observe(
-            {
-                "tpot": Histogram(
-                    TPOT,
-                    _buckets(c, TPOT).tolist(),
-                    _buckets(b, TPOT).tolist(),
-                    float(c.sum()),
-                    float(b.sum()),
-                )
-            },
-            expected_share=0.2,
-        )
+        verdict = _tpot_look(judge, rng, 1.2)
         if verdict.decision == "rollback":
             break
     assert verdict.decision == "rollback" and look <= 15
@@ -321,7 +317,8 @@ def _tpot_judge(rng: np.random.Generator, windows: bool) -> Judge:
     return judge
 
 
-def _tpot_look(judge: Judge, rng: np.random.Generator, scale: float) -> str:
+def _tpot_look(judge: Judge, rng: np.random.Generator, scale: float) -> Verdict:
+    """One interval: 100 challenger requests `scale`× slower, 400 of the champion's."""
     c, b = _tpot(rng, 100, scale), _tpot(rng, 400)
     return judge.observe(
         {
@@ -334,7 +331,7 @@ def _tpot_look(judge: Judge, rng: np.random.Generator, scale: float) -> str:
             )
         },
         expected_share=0.2,
-    ).decision
+    )
 
 
 def test_history_read_per_interval_lets_the_judge_catch_tpot_in_a_few_looks() -> None:
@@ -347,7 +344,9 @@ def test_history_read_per_interval_lets_the_judge_catch_tpot_in_a_few_looks() ->
         for windows in (True, False):
             rng = np.random.default_rng(100 + seed)
             judge = _tpot_judge(rng, windows)
-            look = next(k for k in range(1, 60) if _tpot_look(judge, rng, 1.2) == "rollback")
+            look = next(
+                k for k in range(1, 60) if _tpot_look(judge, rng, 1.2).decision == "rollback"
+            )
             looks[windows].append(look)
     assert np.median(looks[True]) <= 3
     rng = np.random.default_rng(7)
@@ -369,7 +368,7 @@ def test_a_state_saved_before_spreads_were_estimated_keeps_its_evidence() -> Non
     del test["sp"]
     z_before = list(test["z"])
     restored = Judge.from_dict(judge.config, json.loads(json.dumps(judge.to_dict())))
-    assert _tpot_look(restored, rng, 1.0) != "rollback"
+    assert _tpot_look(restored, rng, 1.0).decision != "rollback"
     after = restored.state["metrics"]["tpot"]["tests"]["tpot_mean"]
     assert after["z"][1] == z_before[1] + 1  # the old intervals were kept, one was added
     assert after["sp"][1][0] == 1.0  # and the challenger's first window is counted
