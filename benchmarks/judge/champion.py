@@ -175,17 +175,6 @@ def plan_tests(data: Data, config: JudgeConfig) -> list[Test]:
     return tests
 
 
-def _warm_moments(requests: np.ndarray, sums: np.ndarray) -> np.ndarray:
-    """Each run's history windows as `means.Moments`: (runs, 4), as `means.add_window`
-    accumulates them (windows without requests add nothing)."""
-    n = requests.astype(float)
-    ok = n > 0
-    s = np.where(ok, sums, 0.0)
-    return np.stack(
-        [ok.sum(-1), n.sum(-1), s.sum(-1), (s * s / np.maximum(n, 1.0)).sum(-1)], axis=-1
-    ).astype(float)
-
-
 def plan_mean_tests(data: Data, config: JudgeConfig) -> list[MeanTest]:
     """The `_sum` tests the Judge plans: histograms with a latency margin, when sums exist."""
     c, b = data.challenger, data.champion
@@ -204,7 +193,7 @@ def plan_mean_tests(data: Data, config: JudgeConfig) -> list[MeanTest]:
             b.histograms[name],
             b.sums[name],
             1.0 + latency_margin,
-            _warm_moments(requests, sums),
+            means.window_moments(requests, sums).sum(axis=1),
         )
         out.append(MeanTest(name, z))
     return out

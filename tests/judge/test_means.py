@@ -94,10 +94,7 @@ def _crossings(  # type: ignore[no-untyped-def]
     warm = np.zeros((runs, 4))
     for _ in range(60):
         bc, sb = _interval(draw, rng, rng.poisson(rps * 40, runs), edges)
-        n = bc.sum(-1)
-        warm += np.where(
-            (n > 0)[:, None], np.stack([np.ones(runs), n, sb, sb * sb / np.maximum(n, 1)], -1), 0
-        )
+        warm += means.window_moments(bc.sum(-1), sb)
     chal = [
         _interval(challenger_draw or draw, rng, rng.poisson(rps * 10, runs), edges, scale)
         for _ in range(180)

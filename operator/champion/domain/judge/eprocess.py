@@ -89,15 +89,12 @@ def _log_mean_exp(values: Array) -> Array:
 
 def log_e_worse(loglik: ArrayLike, higher_is_worse: ArrayLike = True) -> Array:
     """log of the mixture e-value against "ρ is no worse than ρ0" (large: roll back)."""
-    ll = np.asarray(loglik, dtype=float)
-    up = _log_mean_exp(ll[..., CENTRE + 1 :])
-    down = _log_mean_exp(ll[..., :CENTRE])
-    return np.where(higher_is_worse, up, down) - ll[..., CENTRE]
+    return log_e_worse_and_better(loglik, higher_is_worse)[0]
 
 
 def log_e_better(loglik: ArrayLike, higher_is_worse: ArrayLike = True) -> Array:
     """log of the mixture e-value against "ρ is worse than ρ0" (large: shown within the margin)."""
-    return log_e_worse(loglik, np.logical_not(higher_is_worse))
+    return log_e_worse_and_better(loglik, higher_is_worse)[1]
 
 
 def log_e_worse_and_better(

@@ -125,15 +125,21 @@ def describe_spread(warm: Sequence[float], own: Sequence[float]) -> str:
     )
 
 
-def relative_variance_paths(warm: Array, requests: Array, sums: Array) -> Array:
-    """`relative_variance(warm, the version's intervals before t)` for every run and interval t
-    at once: warm is (runs, 4) Moments, requests and sums (runs, intervals); NaN for None."""
+def window_moments(requests: npt.ArrayLike, sums: npt.ArrayLike) -> Array:
+    """Each window as the Moments `add_window` adds for it (zeros for an empty one), on a
+    trailing axis of 4: summed over windows, they are what `add_window` accumulates."""
     n = np.asarray(requests, dtype=float)
     s = np.asarray(sums, dtype=float)
     ok = (n > 0) & np.isfinite(s)
     n0 = np.where(ok, n, 0.0)
     s0 = np.where(ok, s, 0.0)
-    rows = np.stack([ok.astype(float), n0, s0, s0 * s0 / np.maximum(n0, 1e-300)], axis=-1)
+    return np.stack([ok.astype(float), n0, s0, s0 * s0 / np.maximum(n0, 1e-300)], axis=-1)
+
+
+def relative_variance_paths(warm: Array, requests: Array, sums: Array) -> Array:
+    """`relative_variance(warm, the version's intervals before t)` for every run and interval t
+    at once: warm is (runs, 4) Moments, requests and sums (runs, intervals); NaN for None."""
+    rows = window_moments(requests, sums)
     before = np.cumsum(rows, axis=1) - rows  # windows strictly before each interval
 
     def rel_q(m: Array) -> tuple[Array, Array]:
