@@ -77,13 +77,10 @@ class PrometheusClient:
         """(requests, `_sum`) deltas of one version in each `step` of [start, end]: the
         history the mean-latency test estimates the spread of latency from. A step where
         either series is missing at one end is left out; a reset counts from zero."""
-        counts = _points(
-            [
-                r
-                for r in await asyncio.to_thread(self._range_sync, bucket_query, start, end, step)
-                if r.get("metric", {}).get("le") == "+Inf"
-            ]
-        )
+        # The requests are the +Inf bucket, the largest of the cumulative ones: one series
+        # comes back instead of every bucket's.
+        count_query = f"max without (le) ({bucket_query})"
+        counts = _points(await asyncio.to_thread(self._range_sync, count_query, start, end, step))
         sums = _points(await asyncio.to_thread(self._range_sync, sum_query, start, end, step))
         times = sorted(set(counts) & set(sums))
         return [
