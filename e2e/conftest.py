@@ -1,9 +1,10 @@
 """e2e fixtures: a cluster reached only through kubectl and a kubeconfig.
 
-By default the local sandbox (emulated API server, real Prometheus, simulated
-model servers) with the operator running against it. Set E2E_KUBECONFIG to run
-the same tests against a real cluster where Champion is installed (see
-hack/e2e-kind.md).
+By default the local sandbox: a real control plane (etcd, kube-apiserver,
+controller-manager, scheduler, KWOK nodes) with Champion installed by helm, real
+Prometheus and simulated model servers, and the operator running as the chart's
+ServiceAccount. Set E2E_KUBECONFIG to run the same tests against a cluster where
+Champion is installed (see hack/e2e-kind.md).
 """
 
 from __future__ import annotations
@@ -76,12 +77,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
     env = read_env(workdir)
     operator = None
     try:
-        subprocess.run(
-            [kubectl(), "apply", "-f", str(ROOT / "crds")], env=env, check=True, capture_output=True
-        )
         log = open(workdir / "operator.log", "wb")  # noqa: SIM115 - closed with the process
         operator = subprocess.Popen(
-            operator_command(rollout_tick=1, gpupool_tick=2),
+            operator_command(
+                rollout_tick=1, gpupool_tick=2, kubeconfig=env["CHAMPION_OPERATOR_KUBECONFIG"]
+            ),
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

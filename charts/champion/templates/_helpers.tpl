@@ -1,5 +1,9 @@
 {{- define "champion.name" -}}champion{{- end }}
-{{- define "champion.fullname" -}}{{ .Release.Name }}-champion{{- end }}
+{{- /* The conventional full name: release `champion` gives `champion`, `prod` gives `prod-champion`. */ -}}
+{{- define "champion.fullname" -}}
+{{- if contains "champion" .Release.Name }}{{ .Release.Name | trunc 63 | trimSuffix "-" }}
+{{- else }}{{ printf "%s-champion" .Release.Name | trunc 63 | trimSuffix "-" }}{{- end }}
+{{- end }}
 {{- define "champion.labels" -}}
 app.kubernetes.io/name: champion
 app.kubernetes.io/instance: {{ .Release.Name }}

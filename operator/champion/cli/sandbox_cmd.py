@@ -1,4 +1,4 @@
-"""`champion sandbox ...`: the local emulation (API server, Prometheus, model servers, load)."""
+"""`champion sandbox ...`: a real control plane on 127.0.0.1 with a simulated data plane."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 app = typer.Typer(
-    help="A local emulation of a cluster for demos, e2e tests and trying Champion out.",
+    help="A local sandbox (real control plane, simulated GPUs and model servers) for demos, e2e tests and trying Champion out.",
     no_args_is_help=True,
 )
 
@@ -43,14 +43,27 @@ def up(
     from champion.sandbox.lifecycle import up as start
 
     typer.echo(
-        "Starting a LOCAL EMULATION of a cluster (not a real Kubernetes cluster): emulated API server,"
+        "Starting a real Kubernetes control plane on 127.0.0.1 (etcd, kube-apiserver, controller-manager,"
     )
     typer.echo(
-        f"real Prometheus, simulated vLLM model servers and {rps:g} rps of simulated users, all on 127.0.0.1."
+        f"scheduler; KWOK plays the kubelets of {gpu_nodes} GPU nodes), real Prometheus, Champion installed"
     )
-    info = start(dir, rps, gpu_nodes)
-    typer.echo(f"API server {info['apiserver']}  Prometheus {info['prometheus']}")
-    typer.echo(f"Use it:  source {dir.resolve() / 'env'} && kubectl get nodes")
+    typer.echo(
+        f"with helm; simulated vLLM servers, real KServe ModelServers and {rps:g} rps of simulated users."
+    )
+    try:
+        info = start(dir, rps, gpu_nodes)
+    except (RuntimeError, OSError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        f"kube-apiserver {info['version']} at {info['apiserver']}  Prometheus {info['prometheus']}"
+    )
+    env = dir.resolve() / "env"
+    typer.echo(f"Use it:  source {env} && kubectl get nodes")
+    typer.echo(
+        f"The operator, as the chart's ServiceAccount:  champion run --kubeconfig {info['operator_kubeconfig']}"
+    )
 
 
 @app.command()

@@ -7,6 +7,7 @@ slower v3 is rolled back with the evidence shown. Everything it starts, it stops
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import signal
 import subprocess
@@ -53,13 +54,20 @@ class Demo:
 
     def sandbox_up(self) -> None:
         self.timeline.say(
-            "starting the local sandbox (emulated API server, real Prometheus, model servers, load)…"
+            "starting the local sandbox: a real control plane (kube-apiserver, etcd, controllers, "
+            "scheduler, KWOK GPU nodes), Champion installed by helm, real Prometheus, simulated "
+            "model servers and load…"
         )
         subprocess.run(
             [*_champion(), "sandbox", "up", "--dir", str(self.dir), "--rps", str(self.rps)],
             check=True,
         )
         self.env = read_env(self.dir)
+        info = json.loads((self.dir / "ready").read_text())
+        self.timeline.say(
+            f"API server: kube-apiserver {info['version']} (real) at {info['apiserver']}; "
+            "the operator runs as the chart's ServiceAccount"
+        )
 
     def kubectl(self, *args: str) -> None:
         subprocess.run(
@@ -69,7 +77,9 @@ class Demo:
     def start_operator(self) -> None:
         log = open(self.dir / "operator.log", "wb")  # noqa: SIM115 - closed by the process's end
         self.operator = subprocess.Popen(
-            operator_command(rollout_tick=1, gpupool_tick=3),
+            operator_command(
+                rollout_tick=1, gpupool_tick=3, kubeconfig=self.env["CHAMPION_OPERATOR_KUBECONFIG"]
+            ),
             env={**self.env, "CHAMPION_LOG_FORMAT": "json"},
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -142,7 +152,9 @@ class Demo:
 
 def run_demo(rps: int = 20, workdir: str | None = None, keep: bool = False) -> int:
     console = Console()
-    console.rule("[bold]Champion demo[/bold] — a local emulation, not a cluster")
+    console.rule(
+        "[bold]Champion demo[/bold] — a real control plane, simulated GPUs and model servers"
+    )
     path = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="champion-demo-"))
     path.mkdir(parents=True, exist_ok=True)
     demo = Demo(console, path, rps, keep)
@@ -150,7 +162,6 @@ def run_demo(rps: int = 20, workdir: str | None = None, keep: bool = False) -> i
     ok = False
     try:
         demo.sandbox_up()
-        demo.kubectl("apply", "-f", str(ROOT / "crds"))
         demo.kubectl("apply", "-f", str(ROOT / "examples" / "demo"))
         demo.start_operator()
         ok = asyncio.run(demo.scenario())

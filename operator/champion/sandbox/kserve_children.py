@@ -116,6 +116,54 @@ class ModelServerProcess:
             self._log = None
 
 
+def isvc_status(
+    isvc: dict[str, Any], svc: dict[str, Any], ready: bool, reason: str, message: str
+) -> dict[str, Any]:
+    """An InferenceService's status in KServe's shape: conditions IngressReady, PredictorReady
+    and Ready (transition times kept while unchanged), components, modelStatus, url, address."""
+    meta = isvc["metadata"]
+    ns, name = meta["namespace"], meta["name"]
+    old = isvc.get("status") or {}
+    old_conditions = {c.get("type"): c for c in old.get("conditions") or []}
+
+    def condition(kind: str, ok: bool) -> dict[str, Any]:
+        status = "True" if ok else "False"
+        previous = old_conditions.get(kind) or {}
+        c: dict[str, Any] = {
+            "type": kind,
+            "status": status,
+            "lastTransitionTime": previous.get("lastTransitionTime", _now())
+            if previous.get("status") == status
+            else _now(),
+        }
+        if not ok:
+            c.update(reason=reason, message=message, severity="Info")
+        return c
+
+    address = f"http://{svc['metadata']['name']}.{ns}.svc.cluster.local"
+    status: dict[str, Any] = {
+        "observedGeneration": meta.get("generation", 1),
+        "conditions": [
+            condition("IngressReady", ready),
+            condition("PredictorReady", ready),
+            condition("Ready", ready),
+        ],
+        "components": {"predictor": {"url": address}},
+        "modelStatus": {
+            "states": {
+                "activeModelState": "Loaded" if ready else "Pending",
+                "targetModelState": "Loaded",
+            },
+            "transitionStatus": "UpToDate" if ready else "InProgress",
+        },
+    }
+    if ready:
+        # KServe's default domain template, {{.Name}}-{{.Namespace}}.{{.IngressDomain}}.
+        status["url"] = f"http://{name}-{ns}.example.com"
+        status["address"] = {"url": address}
+    return status
+
+
 @dataclass
 class KServeChild:
     key: tuple[str, str]
@@ -265,43 +313,7 @@ class InferenceServiceController:
         meta = isvc["metadata"]
         ns, name = meta["namespace"], meta["name"]
         old = isvc.get("status") or {}
-        old_conditions = {c.get("type"): c for c in old.get("conditions") or []}
-
-        def condition(kind: str, ok: bool) -> dict[str, Any]:
-            status = "True" if ok else "False"
-            previous = old_conditions.get(kind) or {}
-            c: dict[str, Any] = {
-                "type": kind,
-                "status": status,
-                "lastTransitionTime": previous.get("lastTransitionTime", _now())
-                if previous.get("status") == status
-                else _now(),
-            }
-            if not ok:
-                c.update(reason=reason, message=message, severity="Info")
-            return c
-
-        address = f"http://{svc['metadata']['name']}.{ns}.svc.cluster.local"
-        status: dict[str, Any] = {
-            "observedGeneration": meta.get("generation", 1),
-            "conditions": [
-                condition("IngressReady", ready),
-                condition("PredictorReady", ready),
-                condition("Ready", ready),
-            ],
-            "components": {"predictor": {"url": address}},
-            "modelStatus": {
-                "states": {
-                    "activeModelState": "Loaded" if ready else "Pending",
-                    "targetModelState": "Loaded",
-                },
-                "transitionStatus": "UpToDate" if ready else "InProgress",
-            },
-        }
-        if ready:
-            # KServe's default domain template, {{.Name}}-{{.Namespace}}.{{.IngressDomain}}.
-            status["url"] = f"http://{name}-{ns}.example.com"
-            status["address"] = {"url": address}
+        status = isvc_status(isvc, svc, ready, reason, message)
         if old == status:
             return
         with contextlib.suppress(ApiStatusError):

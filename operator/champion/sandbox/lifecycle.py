@@ -12,7 +12,10 @@ import time
 from pathlib import Path
 
 
-def up(workdir: Path, rps: float, gpu_nodes: int, timeout: float = 60.0) -> dict[str, str]:
+def up(workdir: Path, rps: float, gpu_nodes: int, timeout: float = 120.0) -> dict[str, str]:
+    from champion.sandbox.controlplane import ensure_binaries
+
+    ensure_binaries()  # builds the control plane the first time, with progress on stderr
     workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     if (workdir / "ready").exists() and _alive(workdir):
@@ -88,10 +91,11 @@ def down(workdir: Path, timeout: float = 20.0) -> bool:
             time.sleep(0.1)
         if _alive(workdir):
             os.kill(pid, signal.SIGKILL)
-    prom = pids.get("prometheus")
-    if prom:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(int(prom), signal.SIGKILL)
+    # Whatever a supervisor that died left running: the control plane and Prometheus.
+    for name, child in pids.items():
+        if name != "supervisor" and isinstance(child, int):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(child, signal.SIGKILL)
     for name in ("supervisor.pid", "pids.json", "ready"):
         (workdir / name).unlink(missing_ok=True)
     return was_running
@@ -108,8 +112,12 @@ def read_env(workdir: Path) -> dict[str, str]:
     return env
 
 
-def operator_command(rollout_tick: float = 1, gpupool_tick: float = 3) -> list[str]:
-    """`champion run` as the sandbox's users (demo, e2e, benchmarks) start it: no metrics port, fast ticks."""
+def operator_command(
+    rollout_tick: float = 1, gpupool_tick: float = 3, kubeconfig: str | None = None
+) -> list[str]:
+    """`champion run` as the sandbox's users (demo, e2e, benchmarks) start it: no metrics port,
+    fast ticks, and on the sandbox the kubeconfig holding the chart's ServiceAccount's token."""
+    extra = ["--kubeconfig", kubeconfig] if kubeconfig else []
     return [
         sys.executable,
         "-m",
@@ -121,4 +129,5 @@ def operator_command(rollout_tick: float = 1, gpupool_tick: float = 3) -> list[s
         str(rollout_tick),
         "--gpupool-tick",
         str(gpupool_tick),
+        *extra,
     ]

@@ -9,16 +9,15 @@ from typing import Any
 
 import aiohttp
 
-from champion.sandbox.apiserver.errors import ApiStatusError
-from champion.sandbox.apiserver.server import ApiServer
+from champion.sandbox.dataplane import ClusterView
 from champion.sandbox.kserve_children import ISVC_LABEL
 
 FEEDBACK_SHARE = 0.3
 
 
 class LoadGenerator:
-    def __init__(self, api: ApiServer, rps: float, seed: int = 1) -> None:
-        self.store = api.store
+    def __init__(self, view: ClusterView, rps: float, seed: int = 1) -> None:
+        self.view = view
         self.rps = rps
         self.rng = random.Random(seed)
         self.sent: dict[str, int] = {}
@@ -27,9 +26,8 @@ class LoadGenerator:
 
     def _address(self, ns: str, service: str) -> str | None:
         """The request URL: a chat completion, or a KServe v1 predict for a predictor Service."""
-        try:
-            svc = self.store.get(self.store.type_for("", "services"), ns, service)
-        except ApiStatusError:
+        svc = self.view.service(ns, service)
+        if svc is None:
             return None
         port = svc["spec"]["ports"][0]["port"]
         base = f"http://{svc['spec']['clusterIP']}:{port}"
@@ -39,10 +37,7 @@ class LoadGenerator:
     def plan(self) -> list[tuple[str, bool]]:
         """One request per route: (request URL, is_mirror) for the primary and any mirror."""
         out: list[tuple[str, bool]] = []
-        routes = self.store.select(
-            self.store.type_for("gateway.networking.k8s.io", "httproutes"), None, lambda o: True
-        )
-        for route in routes:
+        for route in self.view.http_routes():
             ns = route["metadata"]["namespace"]
             for rule in route.get("spec", {}).get("rules", []):
                 refs = [r for r in rule.get("backendRefs", []) if r.get("weight", 1) > 0]

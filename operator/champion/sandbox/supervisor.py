@@ -1,7 +1,8 @@
-"""The sandbox's one long-lived process: API server, Prometheus, cluster stand-ins, load.
+"""The sandbox's one long-lived process: a real control plane, Prometheus, the data plane, load.
 
-Started detached by `champion sandbox up`; writes DIR/kubeconfig, DIR/env and,
-last, DIR/ready; stops everything on SIGTERM/SIGINT.
+Started detached by `champion sandbox up`; writes DIR/kubeconfig (admin), DIR/operator.kubeconfig
+(a token of the chart's ServiceAccount), DIR/env and, last, DIR/ready; stops everything on
+SIGTERM/SIGINT.
 """
 
 from __future__ import annotations
@@ -15,56 +16,87 @@ import os
 import signal
 from pathlib import Path
 
-from champion.sandbox.apiserver.server import ApiServer
-from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
-from champion.sandbox.jobs import JobRunner
+from champion.adapters.kube import connect
+from champion.sandbox.controlplane import K8S_VERSION, ROOT, ControlPlane
+from champion.sandbox.dataplane import DataPlane, run_forever
+from champion.sandbox.install import (
+    OPERATOR_SA,
+    RELEASE_NAMESPACE,
+    install,
+    token_kubeconfig,
+)
 from champion.sandbox.load import LoadGenerator
 from champion.sandbox.prometheus import PrometheusServer
 
+log = logging.getLogger("champion.sandbox")
 
-async def supervise(workdir: Path, rps: float, gpu_nodes: int, api_port: int) -> None:
+
+def write_env(workdir: Path, cp: ControlPlane, prometheus_url: str, operator_kc: Path) -> None:
+    path = os.pathsep.join([str(ROOT / ".tools" / "bin"), str(ROOT / ".venv" / "bin"), "$PATH"])
+    (workdir / "env").write_text(
+        f"export KUBECONFIG={cp.admin_kubeconfig}\n"
+        f"export CHAMPION_PROMETHEUS_URL={prometheus_url}\n"
+        f"export CHAMPION_OPERATOR_KUBECONFIG={operator_kc}\n"
+        f'export PATH="{path}"\n'
+    )
+
+
+async def supervise(workdir: Path, rps: float, gpu_nodes: int, eval_namespaces: list[str]) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
-    api = await ApiServer(port=api_port).start()
-    for node in sandbox_nodes(gpu_nodes):
-        api.seed(node)
-    prometheus = await asyncio.to_thread(PrometheusServer(workdir / "prometheus").start)
-    cluster = ClusterStandIn(api, prometheus, log_dir=workdir / "model-servers")
-    load = LoadGenerator(api, rps)
-    jobs = JobRunner(api, workdir)
+    cp = ControlPlane(workdir)
+    prometheus = PrometheusServer(workdir / "prometheus")
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    kubeconfig = api.write_kubeconfig(workdir / "kubeconfig")
-    (workdir / "env").write_text(
-        f"export KUBECONFIG={kubeconfig}\nexport CHAMPION_PROMETHEUS_URL={prometheus.url}\n"
-    )
-    (workdir / "pids.json").write_text(
-        json.dumps(
-            {
-                "supervisor": os.getpid(),
-                "prometheus": prometheus.proc.pid if prometheus.proc else None,
-            }
-        )
-    )
-    (workdir / "ready").write_text(json.dumps({"apiserver": api.url, "prometheus": prometheus.url}))
-    load_task = asyncio.create_task(load.run(stop))
+    plane: DataPlane | None = None
     try:
-        while not stop.is_set():
-            try:
-                await cluster.reconcile()
-                jobs.reconcile()
-            except Exception:  # a stand-in controller keeps going, like a real one
-                logging.getLogger("champion.sandbox").exception("cluster stand-in reconcile failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 0.5)
+        await asyncio.to_thread(cp.start)
+        await asyncio.to_thread(prometheus.start)
+        pids = {"supervisor": os.getpid(), **cp.pids}
+        if prometheus.proc:
+            pids["prometheus"] = prometheus.proc.pid
+        (workdir / "pids.json").write_text(json.dumps(pids))
+        admin = cp.admin_kubeconfig
+        await asyncio.to_thread(install, admin, gpu_nodes, prometheus.url, eval_namespaces)
+        ca = cp.pki / "ca.crt"
+        operator_kc = await asyncio.to_thread(
+            token_kubeconfig, admin, cp.url, ca, RELEASE_NAMESPACE, OPERATOR_SA,
+            workdir / "operator.kubeconfig",
+        )  # fmt: skip
+        tokens: dict[tuple[str, str], Path] = {}
+
+        def kubeconfig_for(namespace: str, sa: str) -> Path:
+            if (namespace, sa) not in tokens:
+                out = workdir / f"sa-{namespace}-{sa}.kubeconfig"
+                tokens[(namespace, sa)] = token_kubeconfig(admin, cp.url, ca, namespace, sa, out)
+            return tokens[(namespace, sa)]
+
+        api = await connect(str(admin), user_agent="champion-sandbox")
+        plane = DataPlane(api, prometheus, workdir, kubeconfig_for)
+        load = LoadGenerator(plane.view, rps)
+        write_env(workdir, cp, prometheus.url, operator_kc)
+        (workdir / "ready").write_text(
+            json.dumps(
+                {
+                    "apiserver": cp.url,
+                    "version": K8S_VERSION,
+                    "prometheus": prometheus.url,
+                    "operator_kubeconfig": str(operator_kc),
+                }
+            )
+        )
+        log.info("sandbox ready: %s (kube-apiserver %s)", cp.url, K8S_VERSION)
+        load_task = asyncio.create_task(load.run(stop))
+        await run_forever(plane, stop)
+        await load_task
+        await api.close()
     finally:
         stop.set()
-        await load_task
-        jobs.close()
-        await cluster.close()
+        if plane is not None:
+            await plane.close()
         await asyncio.to_thread(prometheus.stop)
-        await api.stop()
+        await asyncio.to_thread(cp.stop)
         with contextlib.suppress(FileNotFoundError):
             (workdir / "ready").unlink()
 
@@ -74,10 +106,11 @@ def main() -> None:
     parser.add_argument("--dir", required=True, type=Path)
     parser.add_argument("--rps", type=float, default=20.0)
     parser.add_argument("--gpu-nodes", type=int, default=2)
-    parser.add_argument("--api-port", type=int, default=0)
+    parser.add_argument("--eval-namespaces", default="demo")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    asyncio.run(supervise(args.dir, args.rps, args.gpu_nodes, args.api_port))
+    namespaces = [n for n in args.eval_namespaces.split(",") if n]
+    asyncio.run(supervise(args.dir.resolve(), args.rps, args.gpu_nodes, namespaces))
 
 
 if __name__ == "__main__":
