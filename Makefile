@@ -5,16 +5,19 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/.tools/bin:$(CURDIR)/$(VENV)/bin:$(PATH)
 
-.PHONY: setup tools demo test test-fast lint check generate bench clean
+.PHONY: setup setup-demo tools demo test test-fast lint check generate bench clean
 
 setup:
-	@bash hack/bootstrap.sh
+	@bash hack/bootstrap.sh test
+
+setup-demo:
+	@bash hack/bootstrap.sh demo
 
 tools:
 	@bash hack/install-tools.sh >/dev/null
 
 ## The main job: a local sandbox running a whole rollout (v1 -> v2 promoted -> v3 rolled back).
-demo: setup tools
+demo: setup-demo tools
 	@$(VENV)/bin/champion demo
 
 ## Everything CI runs: generation drift, layers, types, lint, then the whole test suite (slow e2e included).

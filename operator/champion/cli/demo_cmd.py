@@ -12,11 +12,14 @@ def demo(
     dir: Annotated[
         str | None, typer.Option("--dir", help="Work directory (default: a temp dir).")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show each verdict's evidence, not one line.")
+    ] = False,
 ) -> None:
     """Run a whole rollout lifecycle in a local sandbox: v1 → v2 promoted → v3 rolled back."""
     from champion.sandbox.demo import run_demo
 
-    raise typer.Exit(run_demo(rps=rps, workdir=dir))
+    raise typer.Exit(run_demo(rps=rps, workdir=dir, verbose=verbose))
 
 
 app = demo

@@ -129,6 +129,9 @@ class ControlPlane:
     workdir: Path
     bin_dir: Path = field(default_factory=lambda: k8s_dir() / "bin")
     procs: list[Proc] = field(default_factory=list)
+    audit: bool = False
+    """Write the API server's audit log (one JSON line per request, with its user) to
+    `audit_log`: how the scale benchmark counts the operator's requests."""
 
     def __post_init__(self) -> None:
         rnd = random.SystemRandom()
@@ -137,6 +140,7 @@ class ControlPlane:
         self.etcd_port, self.peer_port, self.api_port = free_port(), free_port(), free_port()
         self.pki = self.workdir / "pki"
         self.admin_kubeconfig = self.workdir / "kubeconfig"
+        self.audit_log = self.workdir / "logs" / "audit.log"
 
     @property
     def url(self) -> str:
@@ -173,6 +177,16 @@ class ControlPlane:
         service_ip = self.service_cidr.rsplit(".", 1)[0] + ".1"
         make_pki(self.pki, service_ip)
         pki = self.pki
+        audit: list[str] = []
+        if self.audit:
+            policy = self.workdir / "audit-policy.yaml"
+            policy.write_text(
+                "apiVersion: audit.k8s.io/v1\nkind: Policy\n"
+                "omitStages: [RequestReceived]\nrules:\n- level: Metadata\n"
+            )
+            self.audit_log.parent.mkdir(parents=True, exist_ok=True)
+            audit = ["--audit-policy-file", str(policy), "--audit-log-path", str(self.audit_log),
+                     "--audit-log-mode", "batch", "--audit-log-batch-max-wait", "1s"]  # fmt: skip
         self._spawn("etcd", [
             "--name", "sandbox", "--data-dir", str(self.workdir / "etcd"),
             "--listen-client-urls", f"http://127.0.0.1:{self.etcd_port}",
@@ -196,7 +210,7 @@ class ControlPlane:
             "--service-account-max-token-expiration", "48h",
             "--service-cluster-ip-range", self.service_cidr,
             "--endpoint-reconciler-type", "none",
-            "--profiling=false", "--v", "1",
+            "--profiling=false", "--v", "1", *audit,
         ])  # fmt: skip
         (self.admin_kubeconfig).write_text(
             kubeconfig(

@@ -43,12 +43,14 @@ def _champion() -> list[str]:
 
 
 class Demo:
-    def __init__(self, console: Console, workdir: Path, rps: int, keep: bool) -> None:
+    def __init__(
+        self, console: Console, workdir: Path, rps: int, keep: bool, verbose: bool = False
+    ) -> None:
         self.console = console
         self.dir = workdir
         self.rps = rps
         self.keep = keep
-        self.timeline = Timeline(console)
+        self.timeline = Timeline(console, verbose=verbose)
         self.operator: subprocess.Popen[bytes] | None = None
         self.env: dict[str, str] = {}
 
@@ -150,14 +152,17 @@ class Demo:
         self.timeline.record(what, status.get("phase", "?"), why)
 
 
-def run_demo(rps: int = 20, workdir: str | None = None, keep: bool = False) -> int:
-    console = Console()
+def run_demo(
+    rps: int = 20, workdir: str | None = None, keep: bool = False, verbose: bool = False
+) -> int:
+    # soft_wrap: one event per line, not wrapped at 80 columns when piped to a file or CI log.
+    console = Console(soft_wrap=True)
     console.rule(
         "[bold]Champion demo[/bold] — a real control plane, simulated GPUs and model servers"
     )
     path = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="champion-demo-"))
     path.mkdir(parents=True, exist_ok=True)
-    demo = Demo(console, path, rps, keep)
+    demo = Demo(console, path, rps, keep, verbose)
     started = time.monotonic()
     ok = False
     try:

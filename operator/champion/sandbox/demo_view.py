@@ -29,6 +29,8 @@ class Timeline:
     last_key: tuple[Any, ...] | None = None
     seen: set[tuple[Any, ...]] = field(default_factory=set)
     rows: list[tuple[str, str, str]] = field(default_factory=list)
+    verbose: bool = False
+    """Print each verdict's evidence (counts, e-values, thresholds), not only its one line."""
 
     def stamp(self) -> str:
         return f"{time.monotonic() - self.started:6.1f}s"
@@ -88,7 +90,7 @@ class Timeline:
         self.say(
             f"  [{style}]verdict {decision}[/{style}] ({record.get('reason')}): {record.get('message', '')}"
         )
-        for ev in record.get("evidence", [])[:4]:
+        for ev in record.get("evidence", [])[:4] if self.verbose else []:
             counts = ""
             if ev.get("challengerTotal") is not None:
                 counts = (
