@@ -148,6 +148,43 @@ def test_argocd_rollout_not_yet_seen_is_progressing() -> None:
     assert lua_health("rollout", obj)["status"] == "Progressing"
 
 
+def test_argocd_rollout_degraded_condition_wins_over_the_phase() -> None:
+    # A Succeeded rollout whose champion lost its Deployment: Degraded, with the message.
+    message = "champion chat-v1: Deployment chat-chat-v1 is missing (deleted?): recreating it"
+    obj = {
+        "metadata": {"generation": 2},
+        "status": {
+            "phase": "Succeeded",
+            "observedGeneration": 2,
+            "message": "first rollout",
+            "conditions": [
+                {"type": "Ready", "status": "False", "reason": "ServingChildMissing", "message": message},
+                {"type": "Degraded", "status": "True", "reason": "ServingChildMissing", "message": message},
+            ],
+        },
+    }  # fmt: skip
+    assert lua_health("rollout", obj) == {
+        "status": "Degraded",
+        "message": f"ServingChildMissing: {message}",
+    }
+    # Back to Degraded=False: the phase decides again.
+    obj["status"]["conditions"] = [{"type": "Degraded", "status": "False", "reason": "Stable"}]
+    assert lua_health("rollout", obj) == {"status": "Healthy", "message": "first rollout"}
+
+
+def test_argocd_modelversion_held_deletion_is_degraded_with_the_way_out() -> None:
+    why = "ModelVersion chat-v1 is kept until no Rollout uses it; used by Rollout chat (champion, 100% of traffic). To release it: ..."
+    obj = {
+        "status": {
+            "conditions": [
+                {"type": "Valid", "status": "True", "message": "spec and references are valid"},
+                {"type": "Deleting", "status": "True", "reason": "DeletionBlocked", "message": why},
+            ]
+        }
+    }  # fmt: skip
+    assert lua_health("modelversion", obj) == {"status": "Degraded", "message": why}
+
+
 @pytest.mark.parametrize(
     ("kind", "cond", "status", "health"),
     [

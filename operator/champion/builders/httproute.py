@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from champion.api.v1alpha1.rollout import Endpoint
@@ -23,6 +23,21 @@ class TrafficState:
     champion_weight: int
     challenger_weight: int
     mirror_percent: int
+
+
+def routable(state: TrafficState, *, champion_expected: bool) -> TrafficState | None:
+    """The traffic to write, given only backends whose Service exists (the others are None).
+
+    A missing challenger Service drops the challenger (its weight goes to the champion,
+    and nothing is mirrored). A missing champion Service, or no backend at all, gives
+    None: keep the route as it is, the last one that worked, rather than send everything
+    to a challenger nobody has judged, or write a route with no backend.
+    """
+    if state.champion is None and (champion_expected or state.challenger is None):
+        return None
+    if state.champion is not None and state.challenger is None and state.champion_weight < 100:
+        return replace(state, champion_weight=100, challenger_weight=0, mirror_percent=0)
+    return state
 
 
 def httproute(

@@ -284,3 +284,33 @@ def is_ready(manifest: dict[str, Any] | None) -> bool:
             for c in status.get("conditions", [])
         )
     return True
+
+
+def shortfall(live: dict[str, Any]) -> str | None:
+    """What keeps a live child from serving at full strength, as a sentence; None when nothing.
+
+    Deployment: fewer available replicas than it asks for (a scale-down is no shortfall).
+    InferenceService: its Ready condition is not True. A Service has none.
+    """
+    name = live["metadata"]["name"]
+    status = live.get("status") or {}
+    if live["kind"] == "Deployment":
+        want = int((live.get("spec") or {}).get("replicas", 1))
+        available = int(status.get("availableReplicas") or 0)
+        if available < want:
+            return f"Deployment {name} has {available}/{want} replicas available"
+        return None
+    if live["kind"] == "InferenceService" and not is_ready(live):
+        ready = next((c for c in status.get("conditions", []) if c.get("type") == "Ready"), None)
+        why = (ready or {}).get("message") or (ready or {}).get("reason") or ""
+        return f"InferenceService {name} is not Ready" + (f": {why}" if why else "")
+    return None
+
+
+def answers(live: dict[str, Any] | None) -> bool:
+    """At least one replica of this primary child can answer requests."""
+    if live is None:
+        return False
+    if live["kind"] == "Deployment":
+        return int((live.get("status") or {}).get("availableReplicas") or 0) > 0
+    return is_ready(live)

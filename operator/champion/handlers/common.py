@@ -9,14 +9,21 @@ from typing import Any
 import kopf
 
 from champion.adapters import metrics
+from champion.adapters.kube import KubeApi
 from champion.adapters.logging import get_logger
+from champion.domain.usage import recheck_delay
 from champion.handlers.runtime import Runtime
+from champion.reconcile.modelversion_deletion import DeletionCheck
 from champion.reconcile.status import ReconcileResult
 
 Reconciler = Callable[[Runtime, dict[str, Any], datetime], Awaitable[ReconcileResult]]
+DeletionChecker = Callable[[KubeApi, dict[str, Any], datetime], Awaitable[DeletionCheck]]
 
 
-async def run_reconciler(kind: str, reconciler: Reconciler, body: kopf.Body, memo: Any) -> None:
+async def run_reconciler(
+    kind: str, reconciler: Reconciler, body: kopf.Body, memo: Any
+) -> ReconcileResult | None:
+    """One reconcile under the object's lock; None when the object is gone."""
     runtime: Runtime = memo.runtime
     meta = body.get("metadata", {})
     key = f"{kind}/{meta.get('namespace', '')}/{meta.get('name')}"
@@ -28,7 +35,7 @@ async def run_reconciler(kind: str, reconciler: Reconciler, body: kopf.Body, mem
         # re-read so the status we compute starts from what is stored.
         fresh = await _refetch(runtime, body)
         if fresh is None:
-            return
+            return None
         try:
             result = await reconciler(runtime, fresh, datetime.now(UTC))
         except Exception as exc:
@@ -38,6 +45,47 @@ async def run_reconciler(kind: str, reconciler: Reconciler, body: kopf.Body, mem
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         log.info("decision", reason=event.reason, message=event.message, event_type=event.type)
+    return result
+
+
+async def hold_deletion(kind: str, check: DeletionChecker, body: kopf.Body, memo: Any) -> None:
+    """kopf's deletion handler: returns (and kopf drops its finalizer) once `check` lets go.
+
+    Waits in the handler rather than raising kopf.TemporaryError: a held deletion is no
+    error (kopf would log one per retry, at ERROR, and post it as an event), and a Rollout
+    that stops using the object wakes the wait at once instead of at the next retry.
+    """
+    runtime: Runtime = memo.runtime
+    settings = runtime.settings
+    meta = body.get("metadata", {})
+    namespace = meta.get("namespace", "")
+    key = f"{kind}/{namespace}/{meta.get('name')}"
+    log = get_logger("champion.deletion", kind=kind, namespace=namespace, name=meta.get("name"))
+    attempt = 0
+    while True:
+        async with runtime.lock(key):
+            fresh = await _refetch(runtime, body)
+            if fresh is None:
+                return
+            try:
+                outcome = await check(runtime.kube(), fresh, datetime.now(UTC))
+            except Exception as exc:  # the API unreachable, say: keep holding, ask again
+                metrics.RECONCILE_ERRORS.labels(kind).inc()
+                log.warning("deletion check failed; holding and retrying", error=str(exc))
+                outcome = None
+        if outcome is not None:
+            for event in outcome.events:
+                kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+            if not outcome.held:
+                log.info("deletion released", message=outcome.message)
+                return
+            if outcome.events:
+                log.warning("deletion blocked", message=outcome.message)
+        delay = recheck_delay(
+            attempt, settings.deletion_recheck_seconds, settings.deletion_recheck_max_seconds
+        )
+        attempt += 1
+        await runtime.wait_for_rollouts(namespace, delay)
 
 
 async def _refetch(runtime: Runtime, body: kopf.Body) -> dict[str, Any] | None:

@@ -1,4 +1,5 @@
-"""kopf wiring for ModelVersion: change handlers and a timer call the reconciler."""
+"""kopf wiring for ModelVersion: change handlers and a timer call the reconciler; the
+deletion handler holds a version (kopf's finalizer stays) while a Rollout uses it."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import Any
 
 import kopf
 
-from champion.handlers.common import run_reconciler
+from champion.handlers.common import hold_deletion, run_reconciler
 from champion.handlers.runtime import Runtime
 from champion.reconcile.modelversion import reconcile_modelversion
+from champion.reconcile.modelversion_deletion import check_deletion
 from champion.reconcile.settings import OperatorSettings
 from champion.reconcile.status import ReconcileResult
 
@@ -33,3 +35,7 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     )  # fmt: skip
     async def tick(body: kopf.Body, memo: Any, **_: Any) -> None:
         await run_reconciler("ModelVersion", _reconcile, body, memo)
+
+    @kopf.on.delete("champion.dev", "v1alpha1", PLURAL, registry=registry)
+    async def deleting(body: kopf.Body, memo: Any, **_: Any) -> None:
+        await hold_deletion("ModelVersion", check_deletion, body, memo)

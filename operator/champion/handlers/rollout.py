@@ -27,11 +27,23 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     @kopf.on.create("champion.dev", "v1alpha1", PLURAL, registry=registry)
     @kopf.on.update("champion.dev", "v1alpha1", PLURAL, field="spec", registry=registry)
     async def changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await run_reconciler("Rollout", _reconcile, body, memo)
+        await _run(body, memo)
 
     @kopf.timer(
         "champion.dev", "v1alpha1", PLURAL,
         interval=settings.rollout_tick_seconds, initial_delay=settings.rollout_tick_seconds, idle=None, registry=registry,
     )  # fmt: skip
     async def tick(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await run_reconciler("Rollout", _reconcile, body, memo)
+        await _run(body, memo)
+
+    @kopf.on.delete("champion.dev", "v1alpha1", PLURAL, optional=True, registry=registry)
+    async def deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
+        # A deleted Rollout uses no version any more: a held ModelVersion deletion re-checks.
+        memo.runtime.rollouts_changed(body["metadata"]["namespace"])
+
+
+async def _run(body: kopf.Body, memo: Any) -> None:
+    result = await run_reconciler("Rollout", _reconcile, body, memo)
+    if result is None or result.status_written:
+        # What it uses (champion, challenger) may have changed: held deletions re-check.
+        memo.runtime.rollouts_changed(body["metadata"]["namespace"])

@@ -18,8 +18,8 @@ from champion.api.v1alpha1.gpupool import Reservation
 from champion.api.v1alpha1.modelversion import ServingBackend
 from champion.api.v1alpha1.rollout import RolloutSpec, RolloutStatus
 from champion.builders.eval_job import EvalRunner, eval_job, llm_judge_env
-from champion.builders.httproute import Backend, TrafficState
-from champion.builders.naming import ROLLOUT_LABEL
+from champion.builders.httproute import Backend, TrafficState, routable
+from champion.builders.naming import ROLLOUT_LABEL, child_name
 from champion.builders.traffic import provider_for
 from champion.builders.workloads import Owner, service_name, workload
 from champion.domain.conditions import rfc3339, set_condition
@@ -134,6 +134,10 @@ async def _act_children(
         view = views.get(version)
         ctx = view.context(rollout, replicas) if view else None
         if ctx is None:
+            # Its ModelVersion is gone (or unreadable): nothing to rebuild it from, but what
+            # runs it is kept, never deleted behind the user's back (the status says so).
+            name = rollout["metadata"]["name"]
+            keep.update({child_name(name, version), child_name(name, version, kserve=True)})
             continue
         for m in workload(ctx):
             keep.add(m["metadata"]["name"])
@@ -163,27 +167,34 @@ async def _act_route(
     t = decision.traffic
 
     async def backend(version: str | None) -> Backend | None:
+        """The version's traffic Service as it exists now (None: it does not exist)."""
         view = views.get(version or "")
         ctx = view.context(rollout, 1) if view else None
         if ctx is None:
             return None
         name = service_name(ctx)
+        live = await api.get(SERVICE, name, ctx.namespace)
+        if live is None:
+            return None
         if ctx.spec.serving.backend != ServingBackend.KSERVE:
             return Backend(name, ctx.spec.serving.port)  # our own Service: its port is ours
         # KServe makes the predictor Service itself: route to the port it really has.
-        return Backend(name, service_port(ctx, await api.get(SERVICE, name, ctx.namespace)))
+        return Backend(name, service_port(ctx, live))
 
     meta = rollout["metadata"]
     owner = Owner(rollout["apiVersion"], rollout["kind"], meta["name"], meta["uid"])
-    state = TrafficState(
-        await backend(t.champion),
-        await backend(t.challenger),
-        t.champion_weight,
-        t.challenger_weight,
-        t.mirror_percent,
+    state = routable(
+        TrafficState(
+            await backend(t.champion),
+            await backend(t.challenger),
+            t.champion_weight,
+            t.challenger_weight,
+            t.mirror_percent,
+        ),
+        champion_expected=t.champion is not None,
     )
-    if state.champion is None and state.challenger is None:
-        return
+    if state is None:
+        return  # the route stays as it was, the last one that worked; Degraded says why
     for manifest in provider_for(spec.endpoint).render(
         meta["name"], meta["namespace"], owner, spec.endpoint, state
     ):

@@ -12,7 +12,15 @@ from champion.api.v1alpha1.gpupool import GPUPoolSpec
 from champion.api.v1alpha1.modelversion import ModelVersionSpec
 from champion.api.v1alpha1.modelversion import Placement as ModelVersionPlacement
 from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
-from champion.builders.workloads import Owner, VersionContext, is_ready, workload
+from champion.builders.workloads import (
+    Owner,
+    VersionContext,
+    answers,
+    is_ready,
+    service_name,
+    shortfall,
+    workload,
+)
 from champion.domain.conditions import parse_time
 from champion.domain.judge.types import Histogram, Observation
 from champion.domain.metrics_catalog import expand
@@ -116,22 +124,42 @@ async def version_facts(api: KubeApi, rollout: dict[str, Any], view: VersionView
     valid = valid_cond is not None and valid_cond.get("status") == "True"
     message = valid_cond.get("message", "") if valid_cond else "not yet validated by the operator"
     ctx = view.context(rollout, view.spec.serving.replicas)
-    ready = False
-    if ctx is not None:
-        primary = workload(ctx)[0]
-        res = resource_for(primary["apiVersion"], primary["kind"])
-        ready = is_ready(await api.get(res, primary["metadata"]["name"], ctx.namespace))
+    children = await serving_children(api, ctx) if ctx is not None else []
+    primary = children[0][1] if children else None
+    missing = tuple(label for label, live in children if live is None)
     cost = view.pool.cost_per_gpu_hour if view.pool else 0.0
     return VersionFacts(
         name=view.name,
         valid=valid,
         message=message,
         pinned=view.spec.model.digest is not None,
-        ready=ready,
+        ready=is_ready(primary),
+        missing=missing,
+        short=tuple(gap for _, live in children if live is not None and (gap := shortfall(live))),
+        serving=answers(primary) and children[-1][1] is not None,
+        deleting=bool(view.body["metadata"].get("deletionTimestamp")),
         replicas=view.spec.serving.replicas,
         gpus_per_replica=view.spec.serving.gpus_per_replica,
         cost_per_gpu_hour=cost,
     )
+
+
+async def serving_children(
+    api: KubeApi, ctx: VersionContext
+) -> list[tuple[str, dict[str, Any] | None]]:
+    """("Kind name", the live object or None) for what a version serves from: its primary
+    child first (Deployment or InferenceService), the Service traffic goes to last."""
+    out: list[tuple[str, dict[str, Any] | None]] = []
+    for manifest in workload(ctx):
+        res = resource_for(manifest["apiVersion"], manifest["kind"])
+        name = manifest["metadata"]["name"]
+        out.append((f"{manifest['kind']} {name}", await api.get(res, name, ctx.namespace)))
+    traffic = service_name(ctx)
+    if f"Service {traffic}" not in (label for label, _ in out):
+        # KServe makes the predictor Service itself, from the InferenceService.
+        live = await api.get(resource_for("v1", "Service"), traffic, ctx.namespace)
+        out.append((f"Service {traffic} (KServe creates it from the InferenceService)", live))
+    return out
 
 
 def manual_actions(rollout: dict[str, Any]) -> dict[str, str]:
@@ -296,8 +324,6 @@ def service_url(
     ctx = view.context(rollout, 1)
     if ctx is None:
         return None
-    from champion.builders.workloads import service_name
-
     name = service_name(ctx)
     port = service_port(ctx, service)
     ip = ((service or {}).get("spec") or {}).get("clusterIP")
@@ -321,8 +347,6 @@ async def version_endpoint(
     ctx = view.context(rollout, 1) if view else None
     if ctx is None:
         return None
-    from champion.builders.workloads import service_name
-
     service = await api.get(resource_for("v1", "Service"), service_name(ctx), ctx.namespace)
     return service_url(view, rollout, service)
 

@@ -23,6 +23,10 @@ class OperatorSettings:
     """How often each Rollout is re-evaluated (analysis itself follows spec.analysis.intervalSeconds)."""
     gpupool_tick_seconds: float = 15.0
     modelversion_tick_seconds: float = 30.0
+    deletion_recheck_seconds: float = 2.0
+    """First wait before a held ModelVersion deletion is checked again; doubles each time."""
+    deletion_recheck_max_seconds: float = 60.0
+    """The longest wait between checks (a Rollout that changes wakes the check sooner)."""
     eval_image: str = "champion:0.1.0"
     """Image for eval gate Jobs (the operator's own image runs `champion eval run`)."""
     eval_service_account: str | None = "champion-eval"

@@ -80,3 +80,5 @@ class ConditionType(StrEnum):
     """Whether the analysis has enough evidence (Prometheus reachable, traffic seen)."""
     SCHEDULED = "Scheduled"
     """An EvalSuite with spec.schedule: whether its runs against the champion can start."""
+    DELETING = "Deleting"
+    """A ModelVersion whose deletion was asked for: why it is still there (which Rollouts use it)."""

@@ -24,7 +24,7 @@ from champion.api.v1alpha1.rollout import (
     RolloutStatus,
     Weights,
 )
-from champion.domain.conditions import parse_time, rfc3339, set_condition
+from champion.domain.conditions import get_condition, parse_time, rfc3339, set_condition
 from champion.domain.judge import Judge, JudgeConfig, MetricConfig, Verdict
 from champion.domain.metrics_catalog import expand
 from champion.domain.rollout.observations import Decision, Observations, Traffic
@@ -632,6 +632,34 @@ def _children(spec: RolloutSpec, s: RolloutStatus, obs: Observations) -> dict[st
     return out
 
 
+def _serving_problem(t: _Tick) -> tuple[str, str] | None:
+    """Why the champion cannot serve at full strength (reason, message), None when it can."""
+    name = t.s.champion
+    facts = t.obs.facts(name)
+    if not name or facts is None:
+        return None
+    who = f"champion {name}"
+    if not facts.exists:
+        return (
+            reasons.SERVING_VERSION_MISSING,
+            f"the ModelVersion of the {who} does not exist any more (was its finalizer removed by hand?): "
+            f"its children are kept as they are but cannot be rebuilt; recreate ModelVersion {name}, or roll out another version",
+        )
+    if facts.missing:
+        many = len(facts.missing) > 1
+        return (
+            reasons.SERVING_CHILD_MISSING,
+            f"{who}: {' and '.join(facts.missing)} {'are' if many else 'is'} missing (deleted?): "
+            f"recreating {'them' if many else 'it'}; Degraded until {'they are' if many else 'it is'} Ready again",
+        )
+    if facts.short:
+        return (
+            reasons.SERVING_CHILD_NOT_READY,
+            f"{who}: {'; '.join(facts.short)}; Degraded until it is Ready again",
+        )
+    return None
+
+
 def _conditions(t: _Tick) -> None:
     s, now, gen = t.s, t.now, t.generation
     phase = s.phase
@@ -645,25 +673,50 @@ def _conditions(t: _Tick) -> None:
         now,
         gen,
     )
-    degraded = phase in (Phase.ROLLED_BACK, Phase.ABORTED, Phase.CAPACITY_PENDING)
+    problem = _serving_problem(t)
+    before = get_condition(s.conditions, ConditionType.DEGRADED)
+    degraded_phase = phase in (Phase.ROLLED_BACK, Phase.ABORTED, Phase.CAPACITY_PENDING)
+    if degraded_phase and phase is not None:
+        reason = Phase(phase).value  # a stored status holds the phase as a plain string
+        message = (s.message or "") + (f"; {problem[1]}" if problem else "")
+    elif problem is not None:
+        reason, message = problem
+    else:
+        reason, message = reasons.STABLE, ""
     s.conditions = set_condition(
         s.conditions,
         ConditionType.DEGRADED,
-        degraded,
-        phase.value if degraded and isinstance(phase, Phase) else reasons.STABLE,
-        s.message if degraded else "",
+        degraded_phase or problem is not None,
+        reason,
+        message,
         now,
         gen,
     )
-    ready = s.champion is not None and phase not in (Phase.ROLLING_BACK,)
+    if problem is not None and (
+        before is None or before.status != "True" or before.reason != problem[0]
+    ):
+        t.events.append(("Warning", problem[0], problem[1]))
+    facts = t.obs.facts(s.champion)
+    serving = facts is None or facts.serving
+    ready = s.champion is not None and phase not in (Phase.ROLLING_BACK,) and serving
+    if ready:
+        message = f"{s.champion} serves {s.weights.champion}% of traffic"
+        if facts is not None and facts.deleting:
+            message += f"; its ModelVersion is being deleted and is kept while this Rollout uses it (see ModelVersion {s.champion}'s Deleting condition)"
+    elif s.champion is not None and not serving and problem is not None:
+        message = problem[1]
+    else:
+        message = "no version serves this endpoint yet"
     s.conditions = set_condition(
         s.conditions,
         ConditionType.READY,
         ready,
-        reasons.STABLE if ready else reasons.CHAMPION_MISSING,
-        f"{s.champion} serves {s.weights.champion}% of traffic"
+        reasons.STABLE
         if ready
-        else "no version serves this endpoint yet",
+        else problem[0]
+        if s.champion is not None and not serving and problem is not None
+        else reasons.CHAMPION_MISSING,
+        message,
         now,
         gen,
     )

@@ -18,6 +18,14 @@ class VersionFacts:
     message: str = ""
     pinned: bool = True
     ready: bool = False
+    missing: tuple[str, ...] = ()
+    """Children this version serves from that do not exist, as "Kind name"."""
+    short: tuple[str, ...] = ()
+    """Children that exist but are not at full strength, each as a sentence."""
+    serving: bool = True
+    """Its traffic Service exists and at least one replica is available (False: nothing answers)."""
+    deleting: bool = False
+    """Its ModelVersion is being deleted (held by the operator while a Rollout uses it)."""
     replicas: int = 1
     gpus_per_replica: int = 0
     cost_per_gpu_hour: float = 0.0
