@@ -13,6 +13,7 @@ KWOK_VERSION=v0.8.0
 GATEWAY_API_VERSION=v1.4.1
 # The newest KServe release the Go module proxy serves (the Python SDK here is 0.21).
 KSERVE_VERSION=v0.20.0
+ARGO_ROLLOUTS_VERSION=v1.8.3
 OUT="$ROOT/.tools/k8s/$K8S_VERSION"
 BIN="$OUT/bin"
 mkdir -p "$BIN"
@@ -74,5 +75,13 @@ if [[ ! -d "$OUT/kserve-crds" ]]; then
   rm -rf "$OUT/kserve-crds.tmp" && mkdir -p "$OUT/kserve-crds.tmp"
   cp "$ks_dir"/config/crd/full/serving.kserve.io_inferenceservices.yaml "$OUT/kserve-crds.tmp/"
   mv "$OUT/kserve-crds.tmp" "$OUT/kserve-crds"
+fi
+if [[ ! -d "$OUT/argo-rollouts-crds" ]]; then
+  # Only for the test that runs the README's commands with Argo Rollouts' CRD installed beside ours.
+  say "fetching Argo Rollouts $ARGO_ROLLOUTS_VERSION's Rollout CRD from its Go module"
+  ar_dir=$(moddir "github.com/argoproj/argo-rollouts@$ARGO_ROLLOUTS_VERSION")
+  rm -rf "$OUT/argo-rollouts-crds.tmp" && mkdir -p "$OUT/argo-rollouts-crds.tmp"
+  cp "$ar_dir"/manifests/crds/rollout-crd.yaml "$OUT/argo-rollouts-crds.tmp/"
+  mv "$OUT/argo-rollouts-crds.tmp" "$OUT/argo-rollouts-crds"
 fi
 echo "$OUT"

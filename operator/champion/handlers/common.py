@@ -13,6 +13,7 @@ from champion.adapters.kube import KubeApi
 from champion.adapters.logging import get_logger
 from champion.domain.usage import recheck_delay
 from champion.handlers.runtime import Runtime
+from champion.reconcile.failures import failure_of, report_failure
 from champion.reconcile.modelversion_deletion import DeletionCheck
 from champion.reconcile.status import ReconcileResult
 
@@ -20,8 +21,13 @@ Reconciler = Callable[[Runtime, dict[str, Any], datetime], Awaitable[ReconcileRe
 DeletionChecker = Callable[[KubeApi, dict[str, Any], datetime], Awaitable[DeletionCheck]]
 
 
+def backoff(retry: int) -> float:
+    """Seconds before kopf retries a failure the user must fix: 5 s, doubling, at most 5 min."""
+    return float(min(300, 5 * 2 ** min(retry, 6)))
+
+
 async def run_reconciler(
-    kind: str, reconciler: Reconciler, body: kopf.Body, memo: Any
+    kind: str, reconciler: Reconciler, body: kopf.Body, memo: Any, retry: int = 0
 ) -> ReconcileResult | None:
     """One reconcile under the object's lock; None when the object is gone."""
     runtime: Runtime = memo.runtime
@@ -40,8 +46,19 @@ async def run_reconciler(
             result = await reconciler(runtime, fresh, datetime.now(UTC))
         except Exception as exc:
             metrics.RECONCILE_ERRORS.labels(kind).inc()
-            log.warning("reconcile failed; kopf retries", error=str(exc))
-            raise kopf.TemporaryError(f"{kind} reconcile failed: {exc}", delay=5) from exc
+            failure = failure_of(exc)
+            if failure is None:
+                log.warning("reconcile failed; kopf retries", error=str(exc))
+                raise kopf.TemporaryError(f"{kind} reconcile failed: {exc}", delay=5) from exc
+            # A cause the user must fix: say so on the object, and back off instead of looping.
+            event = await report_failure(runtime.kube(), fresh, failure, datetime.now(UTC))
+            delay = backoff(retry)
+            kopf.event(body, type=event.type, reason=event.reason, message=event.message)
+            log.warning(
+                "reconcile failed; retrying with backoff",
+                reason=failure.reason, message=failure.message, retry_in_s=delay,
+            )  # fmt: skip
+            raise kopf.TemporaryError(f"{failure.reason}: {failure.message}", delay=delay) from exc
     for event in result.events:
         kopf.event(body, type=event.type, reason=event.reason, message=event.message)
         log.info("decision", reason=event.reason, message=event.message, event_type=event.type)

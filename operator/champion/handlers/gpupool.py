@@ -24,12 +24,12 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     @kopf.on.resume("champion.dev", "v1alpha1", PLURAL, registry=registry)
     @kopf.on.create("champion.dev", "v1alpha1", PLURAL, registry=registry)
     @kopf.on.update("champion.dev", "v1alpha1", PLURAL, field="spec", registry=registry)
-    async def changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await run_reconciler("GPUPool", _reconcile, body, memo)
+    async def changed(body: kopf.Body, memo: Any, retry: int = 0, **_: Any) -> None:
+        await run_reconciler("GPUPool", _reconcile, body, memo, retry)
 
     @kopf.timer(
         "champion.dev", "v1alpha1", PLURAL,
         interval=settings.gpupool_tick_seconds, initial_delay=settings.gpupool_tick_seconds, idle=None, registry=registry,
     )  # fmt: skip
-    async def tick(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await run_reconciler("GPUPool", _reconcile, body, memo)
+    async def tick(body: kopf.Body, memo: Any, retry: int = 0, **_: Any) -> None:
+        await run_reconciler("GPUPool", _reconcile, body, memo, retry)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from typing import Any
 
 import kopf
@@ -27,6 +29,9 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         )
         settings.persistence.finalizer = f"{ANNOTATION_PREFIX}/finalizer"
         settings.posting.level = 20  # INFO and above become Events.
+        # Events say who wrote them: `kubectl describe` shows "From champion-operator", not kopf.
+        settings.posting.reporting_component = "champion-operator"
+        settings.posting.reporting_instance = os.environ.get("HOSTNAME") or socket.gethostname()
         settings.watching.server_timeout = 60
         settings.networking.request_timeout = 30
         runtime = memo.runtime

@@ -26,15 +26,15 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
     @kopf.on.resume("champion.dev", "v1alpha1", PLURAL, registry=registry)
     @kopf.on.create("champion.dev", "v1alpha1", PLURAL, registry=registry)
     @kopf.on.update("champion.dev", "v1alpha1", PLURAL, field="spec", registry=registry)
-    async def changed(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await _run(body, memo)
+    async def changed(body: kopf.Body, memo: Any, retry: int = 0, **_: Any) -> None:
+        await _run(body, memo, retry)
 
     @kopf.timer(
         "champion.dev", "v1alpha1", PLURAL,
         interval=settings.rollout_tick_seconds, initial_delay=settings.rollout_tick_seconds, idle=None, registry=registry,
     )  # fmt: skip
-    async def tick(body: kopf.Body, memo: Any, **_: Any) -> None:
-        await _run(body, memo)
+    async def tick(body: kopf.Body, memo: Any, retry: int = 0, **_: Any) -> None:
+        await _run(body, memo, retry)
 
     @kopf.on.delete("champion.dev", "v1alpha1", PLURAL, optional=True, registry=registry)
     async def deleted(body: kopf.Body, memo: Any, **_: Any) -> None:
@@ -42,8 +42,8 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         memo.runtime.rollouts_changed(body["metadata"]["namespace"])
 
 
-async def _run(body: kopf.Body, memo: Any) -> None:
-    result = await run_reconciler("Rollout", _reconcile, body, memo)
+async def _run(body: kopf.Body, memo: Any, retry: int = 0) -> None:
+    result = await run_reconciler("Rollout", _reconcile, body, memo, retry)
     if result is None or result.status_written:
         # What it uses (champion, challenger) may have changed: held deletions re-check.
         memo.runtime.rollouts_changed(body["metadata"]["namespace"])

@@ -270,16 +270,18 @@ class ControlPlane:
             time.sleep(0.2)
         raise ControlPlaneError(f"kube-apiserver was not ready at {self.url}/readyz: {last}")
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 5.0) -> None:
+        """Stops the processes in reverse start order, each before the next: clients first, so
+        the API server has no watches left to drain, then etcd. The sandbox's state is thrown
+        away, so a process slower than `grace` to stop is killed."""
         for p in reversed(self.procs):
             if p.popen.poll() is None:
                 p.popen.send_signal(signal.SIGTERM)
-        for p in reversed(self.procs):
-            try:
-                p.popen.wait(10)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
-                p.popen.wait()
+                try:
+                    p.popen.wait(grace)
+                except subprocess.TimeoutExpired:
+                    p.popen.kill()
+                    p.popen.wait()
             p.log.close()
         self.procs.clear()
 

@@ -7,7 +7,6 @@ pod's service-account credentials.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import os
 import subprocess
@@ -17,6 +16,7 @@ from typing import Any
 
 from champion.sandbox.apiserver.errors import ApiStatusError
 from champion.sandbox.apiserver.server import ApiServer
+from champion.sandbox.job_pods import resolve_env
 
 
 class JobRunner:
@@ -74,26 +74,15 @@ class JobRunner:
                 self.store.update(jobs_t, key[0], key[1], {**job, "status": done}, "status")
 
     def _container_env(self, namespace: str, container: dict[str, Any]) -> dict[str, str]:
-        """The container's env as the kubelet would resolve it: values, and Secret keys
-        (an llm_judge scorer's API key); a missing Secret or key leaves the variable unset."""
-        out: dict[str, str] = {}
-        for item in container.get("env") or []:
-            if "value" in item:
-                out[item["name"]] = str(item["value"])
-                continue
-            ref = (item.get("valueFrom") or {}).get("secretKeyRef")
-            if not ref:
-                continue
+        """The container's env as the kubelet would resolve it (`job_pods.resolve_env`)."""
+
+        def secret(name: str) -> dict[str, Any] | None:
             try:
-                secret = self.store.get(self.store.type_for("", "secrets"), namespace, ref["name"])
+                return self.store.get(self.store.type_for("", "secrets"), namespace, name)
             except ApiStatusError:
-                continue
-            data = (secret.get("data") or {}).get(ref["key"])
-            if data is not None:
-                out[item["name"]] = base64.b64decode(data).decode()
-            elif ref["key"] in (secret.get("stringData") or {}):
-                out[item["name"]] = str(secret["stringData"][ref["key"]])
-        return out
+                return None
+
+        return resolve_env(container, secret)
 
     def _start(self, job: dict[str, Any]) -> subprocess.Popen[bytes]:
         container = job["spec"]["template"]["spec"]["containers"][0]

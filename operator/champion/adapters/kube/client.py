@@ -21,11 +21,17 @@ from champion.adapters.kube.resources import Resource, resource_for
 class ApiError(Exception):
     """An error answer from the API server, with its Status message."""
 
-    def __init__(self, status: int, message: str, reason: str = "") -> None:
+    def __init__(
+        self, status: int, message: str, reason: str = "", method: str = "", path: str = ""
+    ) -> None:
         super().__init__(f"{status} {reason}: {message}".strip())
         self.status = status
         self.message = message
         self.reason = reason
+        # The request that failed, so a report can name the kind and verb (a 404 from an
+        # unserved API says only "404 page not found").
+        self.method = method
+        self.path = path
 
 
 class NotFound(ApiError):
@@ -86,7 +92,7 @@ class KubeApi:
                 cls = (
                     NotFound if resp.status == 404 else Conflict if resp.status == 409 else ApiError
                 )
-                raise cls(resp.status, message, reason)
+                raise cls(resp.status, message, reason, method, path)
             return json.loads(text) if text else None
 
     async def get(

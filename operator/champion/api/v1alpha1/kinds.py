@@ -104,7 +104,8 @@ ROLLOUT = Kind(
     kind="Rollout",
     plural="rollouts",
     singular="rollout",
-    short_names=("ro", "mro"),
+    # Not "ro": Argo Rollouts has it (and `rollouts`); `kubectl get mro` or `rollouts.champion.dev`.
+    short_names=("mro",),
     namespaced=True,
     spec=RolloutSpec,
     status=RolloutStatus,
@@ -124,7 +125,8 @@ EVALSUITE = Kind(
     kind="EvalSuite",
     plural="evalsuites",
     singular="evalsuite",
-    short_names=("es",),
+    # Not "es": ECK's Elasticsearch has it.
+    short_names=("evs",),
     namespaced=True,
     spec=EvalSuiteSpec,
     status=EvalSuiteStatus,

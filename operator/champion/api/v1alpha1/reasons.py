@@ -84,3 +84,23 @@ ABORTED: Final = "Aborted"
 SUPERSEDED: Final = "Superseded"
 FIRST_ROLLOUT: Final = "FirstRollout"
 STABLE: Final = "Stable"
+
+# --- API failures (any kind): Degraded=True with one of these, a Warning event, backoff ------
+FORBIDDEN: Final = "Forbidden"
+"""The operator's ServiceAccount may not make a request it needs (RBAC): 403."""
+MISSING_API: Final = "MissingAPI"
+"""A kind the operator writes is not served by this cluster (its CRDs are not installed)."""
+REFERENCE_NOT_FOUND: Final = "ReferenceNotFound"
+"""An object the spec names does not exist."""
+
+# --- EvalSuite validity: Valid=False with one of these (and a Warning event) -------------------
+NO_CASES: Final = "NoCases"
+"""The suite has no cases (an empty inline list, ConfigMap key or file): it could score nothing."""
+DUPLICATE_CASE_IDS: Final = "DuplicateCaseIds"
+"""Case ids repeat: results are paired with the champion's by id."""
+INVALID_CASES: Final = "InvalidCases"
+"""A line of a JSONL case file is not JSON or not a case."""
+INVALID_REGEX: Final = "InvalidRegex"
+"""A regex scorer's pattern does not compile (Python `re`, as the eval runner uses it)."""
+INVALID_JSON_SCHEMA: Final = "InvalidJSONSchema"
+"""A json_schema scorer's jsonSchema is not a valid JSON Schema."""
