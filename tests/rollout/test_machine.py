@@ -568,3 +568,21 @@ def test_an_interval_straddling_a_change_of_weights_is_not_checked_for_sample_ra
 
     assert srm_requests(T0 - timedelta(seconds=5)) == [0.0, 0.0]  # began in shadow: not checked
     assert srm_requests(T0 + timedelta(seconds=5)) == [500.0, 1000.0]  # inside the step: checked
+
+
+def test_a_step_counts_from_when_the_challenger_gets_its_weight() -> None:
+    """A challenger that becomes Ready after its step's duration has passed still gets the step:
+    the route carries that weight for the whole duration before the next step."""
+    s = status(Phase.CANARY, step=0, weights={"champion": 100, "challenger": 0})
+    not_ready = Observations(facts("v1"))
+    for t in (10, 40, 90):  # longer than the step's 60 s
+        d = decide(SPEC, s, not_ready, T0 + timedelta(seconds=t), 1)
+        s = d.status
+        assert (s.phase, s.step, s.weights.challenger) == (Phase.CANARY, 0, 0)
+    ready = Observations(facts("v1", "v2"), metrics=ERRORS_OK)
+    d = decide(SPEC, s, ready, T0 + timedelta(seconds=91), 1)
+    assert (d.status.step, d.status.weights.challenger) == (0, 10), d.status.message
+    d = decide(SPEC, d.status, ready, T0 + timedelta(seconds=140), 1)
+    assert (d.status.step, d.status.weights.challenger) == (0, 10), "left the step early"
+    d = decide(SPEC, d.status, ready, T0 + timedelta(seconds=152), 1)
+    assert (d.status.step, d.status.weights.challenger) == (1, 50)

@@ -169,11 +169,19 @@ class KubeApi:
 
 
 def _contains(actual: Any, desired: Any) -> bool:
-    """True when every field in `desired` has the same value in `actual`."""
+    """True when every field in `desired` has the same value in `actual`.
+
+    Lists match item by item, each item by containment: a real API server fills defaults into
+    list items (a backendRef's `group` and `kind`, a container's `terminationMessagePath`), and
+    comparing them with `==` made every tick PATCH an unchanged object."""
     if isinstance(desired, dict):
         if not isinstance(actual, dict):
             return False
         return all(_contains(actual.get(k), v) for k, v in desired.items())
+    if isinstance(desired, list):
+        if not isinstance(actual, list) or len(actual) != len(desired):
+            return False
+        return all(_contains(a, d) for a, d in zip(actual, desired, strict=True))
     return bool(actual == desired)
 
 

@@ -544,6 +544,10 @@ class _Tick:
         elif phase in (Phase.SHADOW, Phase.CANARY):
             if not self.challenger_ready():
                 self.s.message = f"{self.s.challenger} is not Ready: it gets no traffic until it is"
+                # A step's (or the shadow's) time counts from when the challenger gets its
+                # traffic: otherwise a step that outlasted the wait is skipped, its weight never
+                # reaching the route (seen on a real cluster, where Deployments take seconds).
+                self.s.phase_started_at = rfc3339(self.now)
                 return
             if self.analyse():
                 return
