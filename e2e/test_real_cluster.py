@@ -364,3 +364,34 @@ def test_the_readmes_commands_reach_champions_rollouts_beside_argo_rollouts(
             "-n",
             "demo",
         )
+
+
+def test_converging_an_unchanged_child_writes_nothing(cluster: dict[str, str]) -> None:
+    """The real server defaults fields inside list items (a backendRef's group and kind, a
+    container's terminationMessagePath): an unchanged child must not be PATCHed every tick."""
+    import asyncio
+
+    from champion.adapters.kube import connect
+
+    apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "converge"}})
+    route = {
+        "apiVersion": "gateway.networking.k8s.io/v1",
+        "kind": "HTTPRoute",
+        "metadata": {"name": "r", "namespace": "converge"},
+        "spec": {"rules": [{"backendRefs": [{"name": "a", "port": 8000, "weight": 100}]}]},
+    }
+    deployment = _gpu_deployment("d", 0, 1)
+    deployment["metadata"]["namespace"] = "converge"
+
+    async def converge() -> list[bool]:
+        api = await connect(cluster["KUBECONFIG"])
+        try:
+            changed = []
+            for obj in (route, deployment):
+                for _ in range(3):
+                    changed.append((await api.ensure(obj))[1])
+            return changed
+        finally:
+            await api.close()
+
+    assert asyncio.run(converge()) == [True, False, False, True, False, False]
