@@ -30,7 +30,9 @@ async def _invoke(*args: str) -> Any:
 
 async def test_abort_sets_a_gitops_safe_annotation(apiserver: ApiServer) -> None:
     _seed_demo(apiserver)
-    result = await _invoke("abort", "chat", "-n", "demo", "--kubeconfig", str(apiserver.kubeconfig))
+    result = await _invoke(
+        "abort", "chat", "-n", "demo", "--kubeconfig", str(apiserver.kubeconfig), "--no-wait"
+    )
     assert result.exit_code == 0, result.output
     ro = apiserver.store.get(apiserver.store.type_for("champion.dev", "rollouts"), "demo", "chat")
     assert "champion.dev/abort" in ro["metadata"]["annotations"]

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from champion.adapters.kube import connect
+from champion.cli.plugin_common import Context, Kubeconfig, Namespace, resolve, session
 from champion.domain.lineage import TreeNode
 from champion.reconcile.lineage import lineage as load_tree
 
@@ -31,18 +30,18 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def lineage(
         modelversion: str,
-        namespace: Annotated[str, typer.Option("--namespace", "-n")] = "default",
-        kubeconfig: Annotated[str | None, typer.Option(envvar="KUBECONFIG")] = None,
+        namespace: Namespace = None,
+        context: Context = None,
+        kubeconfig: Kubeconfig = None,
     ) -> None:
         """Print a ModelVersion's lineage: artifact, runtime, policy and prompt hashes, datasets,
         transformations, and base models followed through their ModelVersions."""
 
+        target = resolve(kubeconfig, context, namespace)
+
         async def build() -> TreeNode:
-            api = await connect(kubeconfig)
-            try:
-                return await load_tree(api, modelversion, namespace)
-            finally:
-                await api.close()
+            async with session(target) as api:
+                return await load_tree(api, modelversion, target.namespace)
 
         tree = asyncio.run(build())
         console = Console()
