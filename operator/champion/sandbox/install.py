@@ -116,7 +116,7 @@ def install(
     helm = [
         tool("helm"), "install", RELEASE, str(ROOT / "charts" / "champion"),
         "--kubeconfig", str(admin), "-n", RELEASE_NAMESPACE, "--create-namespace",
-        "--set", "replicas=0", "--set", f"prometheus.url={prometheus_url}",
+        "--set", "replicas=0", "--set", "image.repository=local/champion-not-pulled", "--set", f"prometheus.url={prometheus_url}",
         "--set", "evalJobs.namespaces={" + ",".join(eval_namespaces) + "}",
     ]  # fmt: skip
     result = subprocess.run(helm, capture_output=True, text=True, timeout=180)
