@@ -65,6 +65,7 @@ def run(
     """Exit code 0 when the suite passes, 1 when it fails, 2 on bad input."""
     from champion.adapters.evals.runner import (
         SuiteError,
+        check_scorers,
         load_suite,
         run_suite,
         similarity_embedder,
@@ -85,6 +86,7 @@ def run(
                 raise SuiteError(
                     f"--protocol: {protocol!r} is not one of openai-chat, openai-completions, kserve-v1, kserve-v2"
                 )
+        check_scorers(spec)
     except SuiteError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
@@ -146,19 +148,40 @@ def _split_ref(ref: str, flag: str) -> tuple[str, str]:
 
 
 async def _suite_from_cluster(ref: str, kubeconfig: str | None) -> Any:
+    from pydantic import ValidationError
+
     from champion.adapters.evals.runner import SuiteError
     from champion.adapters.kube import connect, resource_for
     from champion.api.v1alpha1.evalsuite import EvalSuiteSpec
+    from champion.domain.evals.validity import parse_cases
+    from champion.domain.spec_errors import describe
 
     ns, name = _split_ref(ref, "--suite-ref")
     api = await connect(kubeconfig, user_agent="champion-eval")
     try:
         body = await api.get(resource_for("champion.dev/v1alpha1", "EvalSuite"), name, ns)
+        if body is None:
+            raise SuiteError(f'--suite-ref: EvalSuite "{name}" not found in namespace {ns}')
+        try:
+            spec = EvalSuiteSpec.model_validate(body["spec"])
+        except ValidationError as exc:
+            raise SuiteError(f"--suite-ref {ref}: fix the spec: {describe(exc)}") from exc
+        ref_cm = spec.cases.config_map
+        if ref_cm is None:
+            return spec
+        # ConfigMap cases are read here, with the Job's ServiceAccount (it may get ConfigMaps).
+        where = f'spec.cases.configMap (ConfigMap "{ref_cm.name}" key "{ref_cm.key}")'
+        cm = await api.get(resource_for("v1", "ConfigMap"), ref_cm.name, ns)
     finally:
         await api.close()
-    if body is None:
-        raise SuiteError(f'--suite-ref: EvalSuite "{name}" not found in namespace {ns}')
-    return EvalSuiteSpec.model_validate(body["spec"])
+    if cm is None or ref_cm.key not in (cm.get("data") or {}):
+        raise SuiteError(f"{where}: not found in namespace {ns}")
+    cases, problems = parse_cases(str(cm["data"][ref_cm.key]), where)
+    if problems:
+        raise SuiteError("; ".join(m for _, m in problems))
+    return spec.model_copy(
+        update={"cases": spec.cases.model_copy(update={"inline": cases, "config_map": None})}
+    )
 
 
 async def _write_configmap(ref: str, kubeconfig: str | None, text: str) -> None:
@@ -203,7 +226,22 @@ def _table(result: dict[str, Any]) -> None:
             c["error"] or "",
         )
     console.print(table)
+    failing = [
+        c for c in result["cases"] if not c["passed"] and ("answer" in c or "reference" in c)
+    ]
+    for c in failing[:20]:
+        answered = repr(_short(c["answer"])) if "answer" in c else "no answer"
+        console.print(
+            f"{c['id']}: answered {answered}, expected {_short(c.get('reference', ''))!r}",
+            markup=False,
+        )
+    if len(failing) > 20:
+        console.print(f"… and {len(failing) - 20} more failing cases (--format json shows them)")
     for reason in result["reasons"]:
         console.print(f"[red]{reason}[/red]")
     if "comparison" in result:
         console.print(result["comparison"]["message"])
+
+
+def _short(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -1,4 +1,6 @@
-"""EvalSuite: validate the spec and its case source; running suites is the eval runner's job."""
+"""EvalSuite: validate the spec, its case source and its scorers; running suites is the eval
+runner's job. A suite that could score nothing (no cases, repeated ids, a regex or JSON Schema
+that does not compile) is Valid=False with a reason that names the problem."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.evalsuite import EvalSuiteSpec, EvalSuiteStatus
 from champion.builders.eval_job import EvalRunner
 from champion.domain.conditions import set_condition
+from champion.domain.evals.validity import case_problems, parse_cases, scorer_problems
 from champion.reconcile.evalsuite_schedule import scheduled_runs
 from champion.reconcile.references import configmap_key
 from champion.reconcile.spec_validity import parse_spec
@@ -30,9 +33,11 @@ async def reconcile_evalsuite(
     if spec is None:
         problems.append((reasons.INVALID_SPEC, f"fix the spec: {error}"))
     else:
+        if spec.cases.inline is not None:
+            problems += case_problems(spec.cases.inline, "spec.cases.inline")
         ref = spec.cases.config_map
         if ref is not None:
-            _, problem = await configmap_key(
+            text, problem = await configmap_key(
                 api,
                 namespace,
                 ref,
@@ -42,6 +47,10 @@ async def reconcile_evalsuite(
             )
             if problem is not None:
                 problems.append(problem)
+            elif text is not None:
+                where = f'spec.cases.configMap (ConfigMap "{ref.name}" key "{ref.key}")'
+                problems += parse_cases(text, where)[1]
+        problems += scorer_problems(spec.scorers)
         for i, scorer in enumerate(spec.scorers):
             secret = scorer.api_key_secret
             # Only existence is checked; the key's value is never read here nor logged.

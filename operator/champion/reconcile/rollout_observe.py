@@ -351,45 +351,73 @@ async def version_endpoint(
     return service_url(view, rollout, service)
 
 
+GATE_DEADLINE = "spec.strategy.evalGate.timeoutSeconds"
+"""What sets a gate's eval Job's activeDeadlineSeconds."""
+
+
 async def eval_states(
     api: KubeApi, rollout: dict[str, Any], spec: RolloutSpec, status: RolloutStatus
 ) -> dict[str, Any]:
-    """Each eval gate suite's run for the current challenger, from its Job and result ConfigMap."""
+    """Each eval gate suite's run for the current challenger, from its Job and result ConfigMap:
+    a result's reasons and what the failing cases answered; a Job that ended without a result
+    says why (the Job's condition, the pod's state and last lines) and how to read its logs."""
     import json as _json
 
-    from champion.builders.eval_job import RESULT_KEY, eval_job_name, job_failed
+    from champion.builders.eval_job import (
+        RESULT_KEY,
+        eval_job_name,
+        failure_message,
+        job_complete,
+        job_failed,
+        pod_state,
+    )
+    from champion.domain.evals.summary import gate_message
     from champion.domain.rollout.observations import EvalState
 
     gate = spec.strategy.eval_gate
     if gate is None or status.phase != Phase.EVAL_GATE or not status.challenger:
         return {}
     meta = rollout["metadata"]
+
+    async def result_state(name: str) -> EvalState | None:
+        cm = await api.get(CONFIGMAP, name, meta["namespace"])
+        if cm is None or RESULT_KEY not in (cm.get("data") or {}):
+            return None
+        try:
+            result = _json.loads(cm["data"][RESULT_KEY])
+        except ValueError:
+            return EvalState("failed", f"unreadable result in ConfigMap {name}")
+        return EvalState(
+            "passed" if result.get("passed") else "failed",
+            gate_message(result),
+            tuple(result.get("failing_cases", [])),
+            result.get("score"),
+        )
+
     out: dict[str, Any] = {}
     for suite in gate.suites:
         name = eval_job_name(meta["name"], suite, status.challenger)
-        cm = await api.get(CONFIGMAP, name, meta["namespace"])
-        if cm is not None and RESULT_KEY in (cm.get("data") or {}):
-            try:
-                result = _json.loads(cm["data"][RESULT_KEY])
-            except ValueError:
-                out[suite] = EvalState("failed", f"unreadable result in ConfigMap {name}")
-                continue
-            reasons_text = "; ".join(result.get("reasons", [])) or "passed"
-            out[suite] = EvalState(
-                "passed" if result.get("passed") else "failed",
-                reasons_text,
-                tuple(result.get("failing_cases", [])),
-                result.get("score"),
-            )
+        state = await result_state(name)
+        if state is not None:
+            out[suite] = state
             continue
         job = await api.get(JOB, name, meta["namespace"])
         if job is None:
             out[suite] = EvalState("missing")
-        elif job_failed(job):
-            out[suite] = EvalState(
-                "failed",
-                f"eval Job {name} failed without a result: kubectl logs -n {meta['namespace']} job/{name}",
-            )
+        elif job_complete(job) and (state := await result_state(name)) is not None:
+            out[suite] = state  # the result landed between the two reads
+        elif job_failed(job) or job_complete(job):
+            pod = await _eval_job_pod(api, job)
+            out[suite] = EvalState("failed", failure_message(job, pod, GATE_DEADLINE))
         else:
-            out[suite] = EvalState("running")
+            pod = await _eval_job_pod(api, job)
+            out[suite] = EvalState("running", (pod_state(pod) if pod else None) or "")
     return out
+
+
+async def _eval_job_pod(api: KubeApi, job: dict[str, Any]) -> dict[str, Any] | None:
+    from champion.builders.eval_job import JOB_NAME_LABEL, job_pod
+
+    meta = job["metadata"]
+    pods = await api.list(POD, meta["namespace"], f"{JOB_NAME_LABEL}={meta['name']}")
+    return job_pod(job, pods)

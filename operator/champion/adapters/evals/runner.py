@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import random
 import time
 from collections.abc import Callable
@@ -20,6 +19,7 @@ from champion.api.v1alpha1.evalsuite import EvalCase, EvalSuiteSpec, ScorerType
 from champion.domain.evals.llm_judge import MalformedGrade
 from champion.domain.evals.scorers import Embed, ScorerUnavailable, score
 from champion.domain.evals.summary import CaseResult
+from champion.domain.evals.validity import case_problems, parse_cases, scorer_problems
 
 
 class SuiteError(Exception):
@@ -38,9 +38,18 @@ def load_suite(path: Path) -> EvalSuiteSpec:
         raise SuiteError(f"invalid suite {path}: {exc}") from exc
 
 
+def check_scorers(spec: EvalSuiteSpec) -> None:
+    """Refuses a suite whose regex or JSON Schema does not compile (it could score nothing)."""
+    problems = scorer_problems(spec.scorers)
+    if problems:
+        raise SuiteError("; ".join(m for _, m in problems))
+
+
 async def load_cases(spec: EvalSuiteSpec, client: httpx.AsyncClient) -> list[EvalCase]:
+    """The suite's cases; SuiteError when there are none, ids repeat or a line is unreadable."""
     if spec.cases.inline is not None:
         cases = list(spec.cases.inline)
+        problems = case_problems(cases, "spec.cases.inline")
     elif spec.cases.url is not None:
         resp = await client.get(spec.cases.url.url)
         resp.raise_for_status()
@@ -49,15 +58,14 @@ async def load_cases(spec: EvalSuiteSpec, client: httpx.AsyncClient) -> list[Eva
             raise SuiteError(
                 f"spec.cases.url.sha256: the file's digest is {digest}, the suite pins {spec.cases.url.sha256}"
             )
-        cases = [
-            EvalCase.model_validate(json.loads(line))
-            for line in resp.text.splitlines()
-            if line.strip()
-        ]
+        cases, problems = parse_cases(resp.text, f"spec.cases.url ({spec.cases.url.url})")
     else:
         raise SuiteError(
-            "spec.cases.configMap: ConfigMap cases are read in the cluster; for the CLI, inline them or serve them over HTTP(S)"
+            "spec.cases.configMap: ConfigMap cases are read in the cluster (--suite-ref); for a "
+            "suite file, inline them or serve them over HTTP(S)"
         )
+    if problems:
+        raise SuiteError("; ".join(m for _, m in problems))
     if spec.sample is not None and spec.sample < len(cases):
         cases = random.Random(0).sample(cases, spec.sample)
     return cases
@@ -80,6 +88,7 @@ async def run_case(
     embed: Embed | None,
 ) -> CaseResult:
     path, payload = request(spec.protocol, model, case.input)
+    ref = case.reference
     error: str | None = None
     text: str | None = None
     started = time.perf_counter()
@@ -110,7 +119,9 @@ async def run_case(
             await asyncio.sleep(0.1 * 2**attempt)
     latency = time.perf_counter() - started
     if text is None:
-        return CaseResult(case.id, case.tags, False, 0.0, {}, latency, error or "no answer")
+        return CaseResult(
+            case.id, case.tags, False, 0.0, {}, latency, error or "no answer", reference=ref
+        )
     scores: dict[str, float] = {}
     total = weight = 0.0
     for i, scorer in enumerate(spec.scorers):
@@ -127,12 +138,12 @@ async def run_case(
             else:
                 s = score(text, case.reference, scorer, embed)
         except (ScorerUnavailable, llm_judge.JudgeUnavailable, MalformedGrade) as exc:
-            return CaseResult(case.id, case.tags, False, 0.0, scores, latency, str(exc), text)
+            return CaseResult(case.id, case.tags, False, 0.0, scores, latency, str(exc), text, ref)
         scores[name] = s
         total += s * scorer.weight
         weight += scorer.weight
     value = total / weight if weight else 0.0
-    return CaseResult(case.id, case.tags, value >= 0.5, value, scores, latency, None, text)
+    return CaseResult(case.id, case.tags, value >= 0.5, value, scores, latency, None, text, ref)
 
 
 async def run_suite(
@@ -142,6 +153,7 @@ async def run_suite(
     embed: Embed | None = None,
     progress: Callable[[], None] | None = None,
 ) -> list[CaseResult]:
+    check_scorers(spec)
     limits = httpx.Limits(
         max_connections=spec.concurrency, max_keepalive_connections=spec.concurrency
     )

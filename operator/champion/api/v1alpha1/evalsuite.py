@@ -46,7 +46,24 @@ class Cases(ApiModel):
             ]
         }
     )
-    inline: list[EvalCase] | None = Field(default=None, max_length=10000)
+    inline: list[EvalCase] | None = Field(
+        default=None,
+        max_length=10000,
+        description="The cases, each with its own id (results are paired with the champion's by id).",
+        json_schema_extra={
+            # Unique ids: the API server checks a map list's keys itself, in linear time (a
+            # CEL rule comparing every pair would exceed the cost budget at 10,000 cases).
+            "x-kubernetes-list-type": "map",
+            "x-kubernetes-list-map-keys": ["id"],
+            "x-kubernetes-validations": [
+                {
+                    "rule": "size(self) > 0",
+                    "message": "list at least one case (an empty suite fails every challenger "
+                    "with score 0), or take the cases from configMap or url",
+                }
+            ],
+        },
+    )
     config_map: ConfigMapKeyRef | None = Field(
         default=None, description="A ConfigMap key holding JSONL cases."
     )
