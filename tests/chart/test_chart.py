@@ -16,7 +16,8 @@ CHART = ROOT / "charts" / "champion"
 
 
 def render(helm: str, *sets: str) -> list[dict[str, Any]]:
-    args = [helm, "template", "rel", str(CHART), "--namespace", "champion-system"]
+    args = [helm, "template", "rel", str(CHART), "--namespace", "champion-system",
+            "--set", "image.repository=registry.example.com/champion"]  # fmt: skip
     for s in sets:
         args += ["--set", s]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout

@@ -69,11 +69,17 @@ def allowed(rules: list[dict[str, Any]], group: str, resource: str, verb: str) -
 
 def chart_rules(helm: str) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     out = subprocess.run(
-        [helm, "template", "rel", str(ROOT / "charts" / "champion"), "--set", "watchNamespaces={demo}"],
+        [helm, "template", "rel", str(ROOT / "charts" / "champion"), "--set", "watchNamespaces={demo}",
+         "--set", "image.repository=registry.example.com/champion"],
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     docs = [d for d in yaml.safe_load_all(out) if d]
-    operator = next(d for d in docs if d["kind"] == "ClusterRole")["rules"]
+    # With watchNamespaces, namespaced writes are the watched namespace's Role's.
+    operator = next(d for d in docs if d["kind"] == "ClusterRole")["rules"] + next(
+        d for d in docs
+        if d["kind"] == "Role" and d["metadata"]["name"] == "rel-champion"
+        and d["metadata"]["namespace"] == "demo"
+    )["rules"]  # fmt: skip
     evals = next(
         d for d in docs if d["kind"] == "Role" and d["metadata"]["name"] == "champion-eval"
     )["rules"]
