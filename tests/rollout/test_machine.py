@@ -61,8 +61,17 @@ def status(
     started: datetime = T0,
     **extra: object,
 ) -> RolloutStatus:
+    """A stored status as the machine writes it: in Shadow or a canary step, the route already
+    carries that phase's mirror or weight (pass `weights`/`mirrorPercent` to say it does not)."""
+    routed: dict[str, object] = {}
+    if phase == Phase.SHADOW and SPEC.strategy.shadow:
+        routed["mirrorPercent"] = SPEC.strategy.shadow.mirror_percent
+    elif phase == Phase.CANARY and step is not None:
+        weight = SPEC.strategy.canary.steps[step].weight
+        routed["weights"] = {"champion": 100 - weight, "challenger": weight}
     return RolloutStatus.model_validate(
         {
+            **routed,
             "phase": phase,
             "champion": champion,
             "challenger": challenger,
@@ -585,4 +594,16 @@ def test_a_step_counts_from_when_the_challenger_gets_its_weight() -> None:
     d = decide(SPEC, d.status, ready, T0 + timedelta(seconds=140), 1)
     assert (d.status.step, d.status.weights.challenger) == (0, 10), "left the step early"
     d = decide(SPEC, d.status, ready, T0 + timedelta(seconds=152), 1)
+    assert (d.status.step, d.status.weights.challenger) == (1, 50)
+
+
+def test_a_tick_slower_than_the_step_still_routes_the_step_before_leaving_it() -> None:
+    """A busy operator ticks less often than a short step lasts: the first tick that finds the
+    challenger Ready gives the route the step's weight, and the step's time starts there."""
+    s = status(Phase.CANARY, step=0, weights={"champion": 100, "challenger": 0})
+    s = decide(SPEC, s, Observations(facts("v1")), T0 + timedelta(seconds=1), 1).status
+    ready = Observations(facts("v1", "v2"), metrics=ERRORS_OK)
+    d = decide(SPEC, s, ready, T0 + timedelta(seconds=200), 1)  # 199 s later: > the step's 60 s
+    assert (d.status.step, d.status.weights.challenger) == (0, 10), d.status.message
+    d = decide(SPEC, d.status, ready, T0 + timedelta(seconds=261), 1)
     assert (d.status.step, d.status.weights.challenger) == (1, 50)

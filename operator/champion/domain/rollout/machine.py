@@ -126,6 +126,14 @@ class _Tick:
         started = parse_time(self.s.phase_started_at)
         return 0.0 if started is None else (self.now - started).total_seconds()
 
+    def routed(self) -> bool:
+        """Whether the last decision already gave the route this phase's weight or mirror."""
+        if self.s.phase == Phase.SHADOW:
+            shadow = self.spec.strategy.shadow
+            return shadow is None or self.s.mirror_percent == shadow.mirror_percent
+        step = self.spec.strategy.canary.steps[self.s.step or 0]
+        return self.s.weights.challenger == step.weight
+
     def challenger_ready(self) -> bool:
         facts = self.obs.facts(self.s.challenger)
         return bool(facts and facts.ready)
@@ -549,7 +557,13 @@ class _Tick:
                 # reaching the route (seen on a real cluster, where Deployments take seconds).
                 self.s.phase_started_at = rfc3339(self.now)
                 return
-            if self.analyse():
+            routed = self.routed()
+            if not routed:
+                # This tick puts the step's weight (or the mirror) on the route: its time starts
+                # now. A busy operator can tick less often than a short step lasts, and counting
+                # from the step's decision skipped steps whose weight never reached the route.
+                self.s.phase_started_at = rfc3339(self.now)
+            if self.analyse() or not routed:
                 return
             if phase == Phase.SHADOW:
                 shadow = self.spec.strategy.shadow
