@@ -112,7 +112,7 @@ def install(
     wait_established(admin)
     # The eval Jobs' Role and ServiceAccount go into these namespaces, which must exist first.
     for ns in eval_namespaces:
-        kubectl(admin, "create", "namespace", ns)
+        kubectl(admin, "create", "namespace", ns, "--save-config")  # apply-able later
     helm = [
         tool("helm"), "install", RELEASE, str(ROOT / "charts" / "champion"),
         "--kubeconfig", str(admin), "-n", RELEASE_NAMESPACE, "--create-namespace",
