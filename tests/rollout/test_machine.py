@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -607,3 +608,64 @@ def test_a_tick_slower_than_the_step_still_routes_the_step_before_leaving_it() -
     assert (d.status.step, d.status.weights.challenger) == (0, 10), d.status.message
     d = decide(SPEC, d.status, ready, T0 + timedelta(seconds=261), 1)
     assert (d.status.step, d.status.weights.challenger) == (1, 50)
+
+
+# --- pause and resume: a pause returns where it came from ------------------------------------
+
+
+def _act(
+    spec: RolloutSpec,
+    s: RolloutStatus,
+    at: float,
+    ready: tuple[str, ...] = ("v1", "v2"),
+    **obs: Any,
+) -> RolloutStatus:
+    """One tick `at` seconds after T0, the challenger and champion Ready unless told."""
+    return decide(spec, s, Observations(facts(*ready), **obs), T0 + timedelta(seconds=at), 1).status
+
+
+def test_pause_then_resume_returns_to_the_eval_gate() -> None:
+    """Paused in EvalGate, resumed: back in the gate, not on to Shadow with no eval passed."""
+    paused = _act(GATED, status(Phase.EVAL_GATE), 5, actions={"pause": "true"})
+    assert paused.phase == Phase.PAUSED
+    resumed = _act(GATED, paused, 10, actions={"pause": "false"})
+    assert resumed.phase == Phase.EVAL_GATE, resumed.message
+    assert (resumed.weights.challenger, resumed.mirror_percent) == (0, 0)
+    assert paused.paused_from == Phase.EVAL_GATE and resumed.paused_from is None
+    # The gate still decides: it passes into Shadow only once the suite has passed.
+    passed = _act(GATED, resumed, 15, evals={"qa": EvalState("passed", score=0.97)})
+    assert passed.phase == Phase.SHADOW
+
+
+@pytest.mark.parametrize(
+    ("before", "back"),
+    [
+        (status(Phase.SHADOW), (Phase.SHADOW, None, 0, 50)),
+        (status(Phase.CANARY, step=0), (Phase.CANARY, 0, 10, 0)),
+        (status(Phase.CANARY, step=1), (Phase.CANARY, 1, 50, 0)),
+    ],
+)
+def test_a_manual_pause_mid_phase_resumes_the_same_phase_and_step(
+    before: RolloutStatus, back: tuple[Phase, int | None, int, int]
+) -> None:
+    """Pausing half-way through a step and resuming does not skip the rest of the step."""
+    paused = _act(SPEC, before, 20, actions={"pause": "true"})
+    assert paused.phase == Phase.PAUSED
+    resumed = _act(SPEC, paused, 30, actions={"pause": "false"})
+    got = (resumed.phase, resumed.step, resumed.weights.challenger, resumed.mirror_percent)
+    assert got == back, resumed.message
+    assert paused.paused_from == before.phase
+
+
+def test_resume_after_a_steps_own_pause_goes_to_the_next_step() -> None:
+    spec = SPEC.model_copy(deep=True)
+    spec.strategy.canary.steps[0].pause = True
+    paused = _act(spec, status(Phase.CANARY, step=0), 61)
+    assert (paused.phase, paused.paused_from, paused.weights.challenger) == (
+        Phase.PAUSED,
+        Phase.CANARY,
+        10,
+    )
+    assert paused.pause_reason == "StepPause"
+    resumed = _act(spec, paused, 70, actions={"pause": "false"})
+    assert (resumed.phase, resumed.step, resumed.weights.challenger) == (Phase.CANARY, 1, 50)

@@ -104,3 +104,7 @@ INVALID_REGEX: Final = "InvalidRegex"
 """A regex scorer's pattern does not compile (Python `re`, as the eval runner uses it)."""
 INVALID_JSON_SCHEMA: Final = "InvalidJSONSchema"
 """A json_schema scorer's jsonSchema is not a valid JSON Schema."""
+
+# --- Rollout state machine (issue 16): pauses ------------------------------------------------
+STEP_PAUSE: Final = "StepPause"
+"""A canary step with `pause: true` is done: Paused until champion.dev/pause=false or promote."""

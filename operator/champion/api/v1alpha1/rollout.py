@@ -261,6 +261,14 @@ class RolloutStatus(ApiModel):
     champion: str | None = None
     challenger: str | None = None
     step: int | None = None
+    paused_from: Phase | None = Field(
+        default=None,
+        description="Paused only: the phase it returns to when resumed (EvalGate, Shadow, or Canary at status.step).",
+    )
+    pause_reason: str | None = Field(
+        default=None,
+        description="Paused only: why. ManualPause (champion.dev/pause=true), StepPause (a canary step with pause: true is done), InsufficientEvidence (spec.analysis.maxInconclusive reached with onInconclusive: pause).",
+    )
     weights: Weights = Field(default_factory=Weights)
     mirror_percent: Percent = 0
     verdict: str | None = None

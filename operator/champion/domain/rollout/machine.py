@@ -78,6 +78,9 @@ class _Tick:
 
     # --- helpers ----------------------------------------------------------------------------
     def goto(self, phase: Phase, reason: str, message: str, warning: bool = False) -> None:
+        if phase != Phase.PAUSED:
+            self.s.paused_from = None
+            self.s.pause_reason = None
         if self.s.phase != phase:
             self.s.phase = phase
             self.s.phase_started_at = self.stamp
@@ -241,10 +244,9 @@ class _Tick:
                         "pause", reasons.MANUAL_PAUSE, "paused by annotation champion.dev/pause"
                     )
                     self.s.handled_actions = handled
-                    self.goto(
-                        Phase.PAUSED,
+                    self.pause(
                         reasons.MANUAL_PAUSE,
-                        f"paused at {'step ' + str(self.s.step) if self.s.step is not None else 'shadow'} by annotation champion.dev/pause={value}",
+                        f"paused in {self.where()} by annotation champion.dev/pause={value}",
                     )
                     decided = True
                 elif value.lower() in ("false", "no", "0") and self.s.phase == Phase.PAUSED:
@@ -253,11 +255,45 @@ class _Tick:
         self.s.handled_actions = handled
         return decided
 
+    def where(self) -> str:
+        """The phase (and step) a rollout is in, as the messages say it."""
+        phase = self.s.paused_from if self.s.phase == Phase.PAUSED else self.s.phase
+        if phase == Phase.CANARY and self.s.step is not None:
+            return f"canary step {self.s.step + 1}/{len(self.spec.strategy.canary.steps)}"
+        return str(phase)
+
+    def pause(self, reason: str, message: str, warning: bool = False) -> None:
+        """Holds where it is: the weights stay, and resuming returns here (status.pausedFrom)."""
+        self.s.paused_from = Phase(self.s.phase) if self.s.phase else None
+        self.s.pause_reason = reason
+        self.goto(Phase.PAUSED, reason, message, warning)
+
     def resume(self) -> None:
-        if self.s.step is None:
-            self.goto(Phase.SHADOW, reasons.MANUAL_RESUME, "resumed: shadow")
-        else:
-            self.next_step(reasons.MANUAL_RESUME)
+        origin, why = self.s.paused_from, self.s.pause_reason
+        self.s.paused_from = None
+        self.s.pause_reason = None
+        if why == reasons.INSUFFICIENT_EVIDENCE:
+            self.s.inconclusive_count = 0  # a person asked for more intervals
+        if origin is None:
+            # Paused by an operator that did not record where from: the safest place back.
+            if self.s.step is not None:
+                origin = Phase.CANARY
+            elif self.spec.strategy.eval_gate and self.spec.strategy.eval_gate.suites:
+                origin = Phase.EVAL_GATE  # a gate that passed lets it on at the next tick
+            else:
+                origin = Phase.SHADOW
+        if why == reasons.STEP_PAUSE and origin == Phase.CANARY:
+            self.step_done(reasons.MANUAL_RESUME, paused=True)
+            if self.s.phase == Phase.PAUSED:  # the final look could not promote yet
+                self.goto(
+                    Phase.CANARY,
+                    reasons.MANUAL_RESUME,
+                    f"resumed; the final look cannot promote yet: {self.s.message}",
+                )
+            return
+        # Back where it paused: the phase's (or step's) time starts again, the judge's
+        # state is kept. Nothing is skipped: a step paused half-way runs its full time.
+        self.goto(origin, reasons.MANUAL_RESUME, f"resumed: back in {self.where()}")
 
     def target_changed(self) -> bool:
         desired = self.spec.model_version
@@ -383,6 +419,23 @@ class _Tick:
             self.s.step = -1
             self.next_step(reasons.CANARY_STEP)
 
+    def step_done(self, reason: str, paused: bool = False) -> None:
+        """The current canary step's time is up. `paused`: its own pause is over (resumed)."""
+        steps = self.spec.strategy.canary.steps
+        i = self.s.step or 0
+        last = i + 1 >= len(steps)
+        if steps[i].pause and not paused and not last:
+            self.pause(
+                reasons.STEP_PAUSE,
+                f"step {i + 1}/{len(steps)} done; paused until champion.dev/pause=false or champion.dev/promote",
+            )
+        elif last:
+            # The last step's pause comes after the final look: a person approves a promotion
+            # the analysis would make, not one it may still refuse.
+            self.final_look(hold=steps[i].pause and not paused)
+        else:
+            self.next_step(reason)
+
     def next_step(self, reason: str) -> None:
         steps = self.spec.strategy.canary.steps
         nxt = (self.s.step if self.s.step is not None else -1) + 1
@@ -397,7 +450,7 @@ class _Tick:
             f"canary step {nxt + 1}/{len(steps)}: {steps[nxt].weight}% of live traffic to {self.s.challenger} for at least {steps[nxt].duration_seconds}s",
         )
 
-    def final_look(self) -> None:
+    def final_look(self, hold: bool = False) -> None:
         judge = Judge.from_dict(judge_config(self.spec), copy.deepcopy(self.s.analysis_state))
         verdict = judge.finalize()
         self.verdict = verdict
@@ -421,6 +474,13 @@ class _Tick:
         if verdict.decision == "rollback":
             self.s.verdict = "rollback"
             self.rollback(reasons.REGRESSION_DETECTED, verdict.reason)  # "final look: …"
+        elif hold:
+            self.s.verdict = "promote"
+            self.pause(
+                reasons.STEP_PAUSE,
+                f"final look passed ({verdict.reason}); the last step has pause: true, so "
+                f"{self.s.challenger} is promoted on champion.dev/pause=false or champion.dev/promote",
+            )
         else:
             self.s.verdict = "promote"
             self.promote(reasons.PROMOTED, f"{self.s.challenger} promoted: {verdict.reason}")
@@ -519,8 +579,7 @@ class _Tick:
         if self.s.inconclusive_count < self.spec.analysis.max_inconclusive:
             return False
         if self.spec.analysis.on_inconclusive == InconclusiveAction.PAUSE:
-            self.goto(
-                Phase.PAUSED,
+            self.pause(
                 reasons.INSUFFICIENT_EVIDENCE,
                 f"paused: {self.s.inconclusive_count} consecutive intervals without enough evidence (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=pause)",
                 warning=True,
@@ -573,14 +632,7 @@ class _Tick:
             else:
                 step = self.spec.strategy.canary.steps[self.s.step or 0]
                 if self.elapsed() >= step.duration_seconds:
-                    if step.pause:
-                        self.goto(
-                            Phase.PAUSED,
-                            reasons.MANUAL_PAUSE,
-                            f"step {(self.s.step or 0) + 1} done; paused until champion.dev/pause=false or champion.dev/promote",
-                        )
-                    else:
-                        self.next_step(reasons.CANARY_STEP)
+                    self.step_done(reasons.CANARY_STEP)
         elif phase == Phase.SUCCEEDED and self.s.retired:
             at = parse_time(self.s.scale_down_at)
             if at is not None and self.now >= at:
