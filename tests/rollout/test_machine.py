@@ -84,11 +84,13 @@ def status(
     )
 
 
-ERRORS_OK = {"errors": Counts(1, 100, 10, 1000)}
+ERRORS_OK = {"errors": Counts(1, 100, 10, 1000)}  # the challenger has 9% of the requests
+ERRORS_OK_HALF = {"errors": Counts(5, 500, 5, 500)}  # a healthy interval at the 50% step
 ERRORS_BAD = {"errors": Counts(30, 100, 10, 1000)}
-# The judge's state after one healthy interval: the horizon has evidence to promote on.
+# The judge's state after one healthy interval at the 50% step: the horizon has evidence to
+# promote on (and the split is the step's: no sample-ratio mismatch).
 _judge = Judge(judge_config(SPEC))
-_judge.observe(ERRORS_OK, expected_share=0.5)
+_judge.observe(ERRORS_OK_HALF, expected_share=0.5)
 SEEN_ERRORS_OK = _judge.to_dict()
 
 
@@ -276,7 +278,7 @@ def test_promotion_retires_the_old_champion_and_updates_stages() -> None:
     looked = decide(
         SPEC,
         status(Phase.CANARY, step=1),
-        Observations(facts("v1", "v2"), metrics=ERRORS_OK),
+        Observations(facts("v1", "v2"), metrics=ERRORS_OK_HALF),
         T0 + timedelta(seconds=30),
         1,
     )
@@ -669,3 +671,58 @@ def test_resume_after_a_steps_own_pause_goes_to_the_next_step() -> None:
     assert paused.pause_reason == "StepPause"
     resumed = _act(spec, paused, 70, actions={"pause": "false"})
     assert (resumed.phase, resumed.step, resumed.weights.challenger) == (Phase.CANARY, 1, 50)
+
+
+# --- sample-ratio mismatch: routing is broken, so nothing moves --------------------------------
+
+# A gateway that sends the challenger half its weight: 5% of the requests at the 10% step.
+HALF_ITS_WEIGHT = {"errors": Counts(1, 100, 38, 1900)}
+
+
+def test_a_sample_ratio_mismatch_holds_the_step_and_rolls_back_after_max_inconclusive() -> None:
+    spec = SPEC.model_copy(deep=True)
+    spec.analysis.max_inconclusive = 10  # more intervals than the step lasts
+    s = status(Phase.CANARY, step=0)
+    seen: list[tuple[str, int | None, int, int]] = []
+    for i in range(1, 20):  # 11 s apart: the step's 60 s are up by the 6th
+        s = _act(spec, s, 11 * i, metrics=HALF_ITS_WEIGHT)
+        seen.append((s.phase, s.step, s.weights.challenger, s.inconclusive_count))
+        if s.phase != Phase.CANARY:
+            break
+    assert any(h.reason == "SampleRatioMismatch" for h in s.history)
+    # Never past the 10% step, each SRM interval counted as inconclusive, then rolled back.
+    assert all(step == 0 and weight == 10 for _, step, weight, _ in seen[:-1]), seen
+    counts = [n for *_, n in seen[:-1] if n]
+    assert counts == list(range(1, 10)), seen
+    assert s.phase == Phase.ROLLED_BACK and s.champion == "v1", s.message
+    assert "sample-ratio mismatch" in s.message
+
+
+def test_a_sample_ratio_mismatch_is_reported_in_the_analysis_condition() -> None:
+    s = status(Phase.CANARY, step=0)
+    for i in range(1, 4):
+        s = _act(SPEC, s, 11 * i, metrics=HALF_ITS_WEIGHT)
+        if s.inconclusive_count:
+            break
+    analysis = next(c for c in s.conditions if c.type == "Analysis")
+    assert (analysis.status, analysis.reason) == ("False", "SampleRatioMismatch")
+    assert "sample-ratio mismatch" in analysis.message
+
+
+def test_a_sample_ratio_mismatch_blocks_promotion_at_the_final_look() -> None:
+    """The judge flagged broken routing; the last step's time is up: no promotion."""
+    judge = Judge(judge_config(SPEC))
+    for _ in range(5):
+        judge.observe({"errors": Counts(2, 100, 18, 1900)}, expected_share=0.5)
+    state = judge.to_dict()
+    assert state["srm"].get("flag"), "the judge flags this split"
+    d = decide(
+        SPEC,
+        status(Phase.CANARY, step=1, analysisState=state),
+        Observations(facts("v1", "v2")),
+        T0 + timedelta(seconds=61),
+        1,
+    )
+    assert d.status.phase == Phase.CANARY and d.status.champion == "v1", d.status.message
+    assert d.stage_updates.get("v2") != Stage.CHAMPION
+    assert "sample-ratio mismatch" in d.status.message

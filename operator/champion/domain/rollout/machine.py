@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 from datetime import datetime, timedelta
+from typing import Any
 
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
@@ -40,7 +41,15 @@ IN_FLIGHT = {
     Phase.PROMOTING,
     Phase.ROLLING_BACK,
 }
+INCONCLUSIVE = {reasons.INSUFFICIENT_EVIDENCE, reasons.SAMPLE_RATIO_MISMATCH}
+"""Judge verdicts that are no evidence either way: counted towards maxInconclusive."""
 SERVING_CHALLENGER = {Phase.EVAL_GATE, Phase.SHADOW, Phase.CANARY, Phase.PAUSED, Phase.PROMOTING}
+
+
+def _srm_flagged(analysis_state: dict[str, Any] | None) -> bool:
+    """Whether the judge's sample-ratio check has flagged this rollout (it stays flagged)."""
+    srm = (analysis_state or {}).get("srm") or {}
+    return bool(srm.get("flag"))
 
 
 def judge_config(spec: RolloutSpec) -> JudgeConfig:
@@ -419,6 +428,24 @@ class _Tick:
             self.s.step = -1
             self.next_step(reasons.CANARY_STEP)
 
+    def held(self) -> bool:
+        """True when the phase's time may be up but nothing may move: the sample-ratio check
+        says routing is broken, so the counts say nothing about the weights."""
+        if not _srm_flagged(self.s.analysis_state):
+            return False
+        a = self.spec.analysis
+        message = (
+            f"holding in {self.where()}: sample-ratio mismatch (the challenger's share of "
+            "requests is far from its weight: routing may be broken; see the Analysis condition); "
+            f"no step advances, and after {a.max_inconclusive} intervals without evidence "
+            f"(spec.analysis.maxInconclusive) it will {a.on_inconclusive} (spec.analysis.onInconclusive)"
+        )
+        if self.s.message != message:
+            self.s.message = message
+            self.record("continue", reasons.SAMPLE_RATIO_MISMATCH, message)
+            self.events.append(("Warning", reasons.SAMPLE_RATIO_MISMATCH, message))
+        return True
+
     def step_done(self, reason: str, paused: bool = False) -> None:
         """The current canary step's time is up. `paused`: its own pause is over (resumed)."""
         steps = self.spec.strategy.canary.steps
@@ -451,6 +478,22 @@ class _Tick:
         )
 
     def final_look(self, hold: bool = False) -> None:
+        a = self.spec.analysis
+        if _srm_flagged(self.s.analysis_state):
+            # The judge's counts do not say what the weights do: no promotion on them.
+            message = (
+                "holding at the end of the canary: sample-ratio mismatch (the challenger's share "
+                "of requests is far from its weight: routing may be broken; see the Analysis "
+                f"condition), so it is not promoted; after {a.max_inconclusive} intervals without "
+                f"evidence (spec.analysis.maxInconclusive) it will {a.on_inconclusive} "
+                "(spec.analysis.onInconclusive)"
+            )
+            self.s.verdict = "inconclusive"
+            if self.s.message != message:
+                self.s.message = message
+                self.record("continue", reasons.SAMPLE_RATIO_MISMATCH, message)
+                self.events.append(("Warning", reasons.SAMPLE_RATIO_MISMATCH, message))
+            return
         judge = Judge.from_dict(judge_config(self.spec), copy.deepcopy(self.s.analysis_state))
         verdict = judge.finalize()
         self.verdict = verdict
@@ -459,7 +502,6 @@ class _Tick:
             # rollout holds, the analysis keeps counting inconclusive intervals, and
             # maxInconclusive/onInconclusive decide as they would at any other step.
             self.s.verdict = "inconclusive"
-            a = self.spec.analysis
             message = (
                 f"holding at the end of the canary: {verdict.reason}; after {a.max_inconclusive} "
                 f"intervals without evidence (spec.analysis.maxInconclusive) it will "
@@ -494,20 +536,13 @@ class _Tick:
         self.s.last_analysis_at = self.stamp
         conds = self.s.conditions
         if self.obs.metrics_error is not None:
-            self.s.inconclusive_count += 1
-            message = f"analysis inconclusive ({self.s.inconclusive_count}/{self.spec.analysis.max_inconclusive}): {self.obs.metrics_error}"
-            self.s.conditions = set_condition(
-                conds,
-                ConditionType.ANALYSIS,
-                False,
+            cause = f"Prometheus unavailable: {self.obs.metrics_error}"
+            self.record(
+                "continue",
                 reasons.PROMETHEUS_UNAVAILABLE,
-                message,
-                self.now,
-                self.generation,
+                f"analysis inconclusive ({self.s.inconclusive_count + 1}/{self.spec.analysis.max_inconclusive}): {self.obs.metrics_error}",
             )
-            self.record("continue", reasons.PROMETHEUS_UNAVAILABLE, message)
-            self.s.verdict = "inconclusive"
-            return self.too_inconclusive()
+            return self.inconclusive(reasons.PROMETHEUS_UNAVAILABLE, cause)
         judge = Judge.from_dict(
             judge_config(self.spec),
             copy.deepcopy(self.s.analysis_state) if self.s.analysis_state else None,
@@ -519,9 +554,7 @@ class _Tick:
         self.verdict = verdict
         self.s.analysis_state = judge.to_dict()
         self.record(verdict.decision, verdict.code, verdict.reason, verdict)
-        self.s.verdict = (
-            verdict.decision if verdict.code != reasons.INSUFFICIENT_EVIDENCE else "inconclusive"
-        )
+        self.s.verdict = verdict.decision if verdict.code not in INCONCLUSIVE else "inconclusive"
         if verdict.decision == "rollback":
             self.s.conditions = set_condition(
                 conds,
@@ -536,19 +569,10 @@ class _Tick:
                 reasons.REGRESSION_DETECTED, f"rolled back {self.s.challenger}: {verdict.reason}"
             )
             return True
-        if verdict.code == reasons.INSUFFICIENT_EVIDENCE:
-            self.s.inconclusive_count += 1
-            message = f"insufficient evidence ({self.s.inconclusive_count}/{self.spec.analysis.max_inconclusive}): {verdict.reason}"
-            self.s.conditions = set_condition(
-                conds,
-                ConditionType.ANALYSIS,
-                False,
-                reasons.INSUFFICIENT_EVIDENCE,
-                message,
-                self.now,
-                self.generation,
-            )
-            return self.too_inconclusive()
+        if verdict.code in INCONCLUSIVE:
+            # No traffic on both versions, or broken routing (a sample-ratio mismatch: the
+            # counts do not say what the weights do): this interval is no evidence either way.
+            return self.inconclusive(verdict.code, verdict.reason)
         self.s.inconclusive_count = 0
         self.s.conditions = set_condition(
             conds,
@@ -575,19 +599,35 @@ class _Tick:
         # mirroring does under load, not broken routing; the check starts with the canary.
         return None
 
-    def too_inconclusive(self) -> bool:
+    def inconclusive(self, reason: str, cause: str) -> bool:
+        """An interval without evidence: counted (consecutive), said in the Analysis condition
+        with its cause; True if that ended the rollout (spec.analysis.maxInconclusive)."""
+        self.s.inconclusive_count += 1
+        self.s.verdict = "inconclusive"
+        self.s.conditions = set_condition(
+            self.s.conditions,
+            ConditionType.ANALYSIS,
+            False,
+            reason,
+            f"no evidence in {self.s.inconclusive_count}/{self.spec.analysis.max_inconclusive} intervals in a row: {cause}",
+            self.now,
+            self.generation,
+        )
+        return self.too_inconclusive(cause)
+
+    def too_inconclusive(self, cause: str) -> bool:
         if self.s.inconclusive_count < self.spec.analysis.max_inconclusive:
             return False
         if self.spec.analysis.on_inconclusive == InconclusiveAction.PAUSE:
             self.pause(
                 reasons.INSUFFICIENT_EVIDENCE,
-                f"paused: {self.s.inconclusive_count} consecutive intervals without enough evidence (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=pause)",
+                f"paused: {self.s.inconclusive_count} consecutive intervals without enough evidence, the last: {cause} (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=pause)",
                 warning=True,
             )
             return True
         self.rollback(
             reasons.INSUFFICIENT_EVIDENCE,
-            f"rolled back: {self.s.inconclusive_count} consecutive intervals without enough evidence (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=rollback)",
+            f"rolled back: {self.s.inconclusive_count} consecutive intervals without enough evidence, the last: {cause} (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=rollback)",
         )
         return True
 
@@ -623,6 +663,8 @@ class _Tick:
                 # from the step's decision skipped steps whose weight never reached the route.
                 self.s.phase_started_at = rfc3339(self.now)
             if self.analyse() or not routed:
+                return
+            if self.held():
                 return
             if phase == Phase.SHADOW:
                 shadow = self.spec.strategy.shadow
