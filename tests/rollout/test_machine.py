@@ -726,3 +726,86 @@ def test_a_sample_ratio_mismatch_blocks_promotion_at_the_final_look() -> None:
     assert d.status.phase == Phase.CANARY and d.status.champion == "v1", d.status.message
     assert d.stage_updates.get("v2") != Stage.CHAMPION
     assert "sample-ratio mismatch" in d.status.message
+
+
+# --- the judge keeps watching while paused: only advancing waits -------------------------------
+
+
+def _paused_at_step_0(spec: RolloutSpec = SPEC) -> RolloutStatus:
+    paused = _act(spec, status(Phase.CANARY, step=0), 5, actions={"pause": "true"})
+    assert paused.phase == Phase.PAUSED and paused.weights.challenger == 10
+    return paused
+
+
+def test_a_paused_canary_that_regresses_is_rolled_back() -> None:
+    s = _paused_at_step_0()
+    for i in range(1, 8):
+        s = _act(SPEC, s, 5 + 11 * i, actions={"pause": "true"}, metrics=ERRORS_BAD)
+        if s.phase != Phase.PAUSED:
+            break
+    assert s.phase == Phase.ROLLED_BACK, s.message
+    assert (s.weights.champion, s.weights.challenger) == (100, 0)
+    assert "errors" in s.message and s.history[-1].evidence
+
+
+def test_a_paused_canary_keeps_counting_intervals_without_evidence() -> None:
+    s = _paused_at_step_0()
+    for i in range(1, 4):
+        s = _act(SPEC, s, 5 + 11 * i, actions={"pause": "true"}, metrics_error="connection refused")
+        if s.phase != Phase.PAUSED:
+            break
+        assert s.inconclusive_count == i and s.weights.challenger == 10
+    # onInconclusive=rollback applies while paused as it does in the step.
+    assert s.phase == Phase.ROLLED_BACK and "Prometheus unavailable" in s.message
+
+
+def test_a_paused_canary_with_healthy_intervals_stays_paused_at_its_weight() -> None:
+    s = _paused_at_step_0()
+    for i in range(1, 12):  # far past the step's 60 s
+        s = _act(SPEC, s, 5 + 11 * i, actions={"pause": "true"}, metrics=ERRORS_OK)
+        assert (s.phase, s.step, s.weights.challenger) == (Phase.PAUSED, 0, 10), s.message
+    assert s.analysis_state and s.analysis_state["looks"] == 11  # every interval was judged
+
+
+def test_paused_with_on_inconclusive_pause_stays_paused_without_new_transitions() -> None:
+    spec = SPEC.model_copy(deep=True)
+    spec.analysis.on_inconclusive = "pause"  # type: ignore[assignment]
+    s = _paused_at_step_0(spec)
+    transitions = sum(h.decision == "transition" for h in s.history)
+    for i in range(1, 6):
+        s = _act(spec, s, 5 + 11 * i, actions={"pause": "true"}, metrics_error="down")
+        assert s.phase == Phase.PAUSED and s.paused_from == Phase.CANARY
+    assert sum(h.decision == "transition" for h in s.history) == transitions
+
+
+def test_a_paused_eval_gate_that_fails_is_rolled_back() -> None:
+    paused = _act(GATED, status(Phase.EVAL_GATE), 5, actions={"pause": "true"})
+    failed = EvalState("failed", "score 0.500 < minScore 0.9", ("q3",))
+    s = _act(GATED, paused, 10, actions={"pause": "true"}, evals={"qa": failed})
+    assert s.phase == Phase.ROLLED_BACK and "q3" in s.message
+    # A gate that passes while paused waits for the resume.
+    passed = _act(
+        GATED, paused, 10, actions={"pause": "true"}, evals={"qa": EvalState("passed", score=1.0)}
+    )
+    assert passed.phase == Phase.PAUSED and passed.weights.challenger == 0
+
+
+def test_a_paused_canary_gets_its_steps_weight_back_after_the_challenger_was_not_ready() -> None:
+    s = _paused_at_step_0()
+    s = _act(SPEC, s, 10, ready=("v1",), actions={"pause": "true"})
+    assert s.weights.challenger == 0  # not Ready: no traffic
+    s = _act(SPEC, s, 15, actions={"pause": "true"})
+    assert (s.phase, s.weights.challenger) == (Phase.PAUSED, 10)
+
+
+def test_the_phase_whose_signals_are_read_while_paused_is_where_it_paused() -> None:
+    """What the reconciler asks before reading metrics or eval results."""
+    from champion.domain.rollout.machine import observing
+
+    assert observing(status(Phase.CANARY, step=0)) == Phase.CANARY
+    assert observing(_paused_at_step_0()) == Phase.CANARY
+    assert (
+        observing(_act(GATED, status(Phase.EVAL_GATE), 5, actions={"pause": "true"}))
+        == Phase.EVAL_GATE
+    )
+    assert observing(status(Phase.SUCCEEDED, challenger=None)) == Phase.SUCCEEDED

@@ -52,6 +52,15 @@ def _srm_flagged(analysis_state: dict[str, Any] | None) -> bool:
     return bool(srm.get("flag"))
 
 
+def observing(status: RolloutStatus) -> Phase | None:
+    """The phase whose signals decide() reads: status.phase, or while Paused the phase it
+    was paused in (the judge keeps analysing a paused Shadow or Canary, and a paused eval
+    gate's failure still rolls back). The reconciler reads metrics when this is Shadow or
+    Canary and eval results when it is EvalGate."""
+    phase = status.paused_from if status.phase == Phase.PAUSED else status.phase
+    return Phase(phase) if phase else None
+
+
 def judge_config(spec: RolloutSpec) -> JudgeConfig:
     metrics: dict[str, MetricConfig] = {}
     for m in expand(spec.analysis.metrics):
@@ -264,6 +273,16 @@ class _Tick:
         self.s.handled_actions = handled
         return decided
 
+    def paused(self) -> None:
+        """Paused: nothing advances, but the judge (or the eval gate) keeps deciding. A
+        paused canary that regresses is rolled back; one without evidence for
+        maxInconclusive intervals ends as spec.analysis.onInconclusive says."""
+        origin = observing(self.s)
+        if origin == Phase.EVAL_GATE:
+            self.gate_failed()
+        elif origin in (Phase.SHADOW, Phase.CANARY) and self.challenger_ready():
+            self.analyse()
+
     def where(self) -> str:
         """The phase (and step) a rollout is in, as the messages say it."""
         phase = self.s.paused_from if self.s.phase == Phase.PAUSED else self.s.phase
@@ -376,7 +395,8 @@ class _Tick:
             return
         self.after_gate()
 
-    def eval_gate(self) -> None:
+    def gate_failed(self) -> bool:
+        """Rolls back if a gate suite failed; True if it did."""
         gate = self.spec.strategy.eval_gate
         suites = list(gate.suites) if gate else []
         states = {name: self.obs.evals.get(name) for name in suites}
@@ -395,6 +415,14 @@ class _Tick:
                 reasons.EVAL_GATE_FAILED,
                 f"eval gate failed before any production traffic: {' | '.join(parts)}",
             )
+            return True
+        return False
+
+    def eval_gate(self) -> None:
+        gate = self.spec.strategy.eval_gate
+        suites = list(gate.suites) if gate else []
+        states = {name: self.obs.evals.get(name) for name in suites}
+        if self.gate_failed():
             return
         if suites and all(st is not None and st.status == "passed" for st in states.values()):
             scores = ", ".join(
@@ -591,7 +619,7 @@ class _Tick:
         started = parse_time(self.s.phase_started_at)
         if interval_began is not None and started is not None and interval_began < started:
             return None  # the interval straddles a change of weights (shadow → step, step → step)
-        if self.s.phase == Phase.CANARY and self.s.step is not None:
+        if observing(self.s) == Phase.CANARY and self.s.step is not None:
             w = self.spec.strategy.canary.steps[self.s.step].weight
             return w / 100.0 if 0 < w < 100 else None
         # Shadow: none. Mirrored requests are fire-and-forget (the gateway neither waits for
@@ -619,6 +647,8 @@ class _Tick:
         if self.s.inconclusive_count < self.spec.analysis.max_inconclusive:
             return False
         if self.spec.analysis.on_inconclusive == InconclusiveAction.PAUSE:
+            if self.s.phase == Phase.PAUSED:
+                return False  # already held; the Analysis condition counts on
             self.pause(
                 reasons.INSUFFICIENT_EVIDENCE,
                 f"paused: {self.s.inconclusive_count} consecutive intervals without enough evidence, the last: {cause} (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=pause)",
@@ -675,6 +705,8 @@ class _Tick:
                 step = self.spec.strategy.canary.steps[self.s.step or 0]
                 if self.elapsed() >= step.duration_seconds:
                     self.step_done(reasons.CANARY_STEP)
+        elif phase == Phase.PAUSED:
+            self.paused()
         elif phase == Phase.SUCCEEDED and self.s.retired:
             at = parse_time(self.s.scale_down_at)
             if at is not None and self.now >= at:
@@ -698,7 +730,12 @@ def _weights(spec: RolloutSpec, s: RolloutStatus, obs: Observations) -> Traffic:
             challenger_weight = spec.strategy.canary.steps[s.step].weight
         elif s.phase == Phase.SHADOW and spec.strategy.shadow:
             mirror = spec.strategy.shadow.mirror_percent
-        elif s.phase == Phase.PAUSED:
+        elif s.phase == Phase.PAUSED and s.paused_from == Phase.CANARY and s.step is not None:
+            challenger_weight = spec.strategy.canary.steps[s.step].weight  # the step's, held
+        elif s.phase == Phase.PAUSED and s.paused_from == Phase.SHADOW and spec.strategy.shadow:
+            mirror = spec.strategy.shadow.mirror_percent
+        elif s.phase == Phase.PAUSED and s.paused_from is None:
+            # Paused by an operator that did not record where from: what it held.
             challenger_weight = s.weights.challenger
             mirror = s.mirror_percent
     if s.champion is None:
