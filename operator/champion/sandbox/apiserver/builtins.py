@@ -283,9 +283,14 @@ def fill_in(rt: ResourceType, obj: dict[str, Any], allocate_ip: Any) -> None:
     elif rt.group == "" and rt.plural == "services":
         spec = obj.setdefault("spec", {})
         spec.setdefault("type", "ClusterIP")
-        if "clusterIP" not in spec and spec.get("type") != "ExternalName":
-            spec["clusterIP"] = allocate_ip()
-            spec["clusterIPs"] = [spec["clusterIP"]]
+        spec.setdefault("sessionAffinity", "None")
+        if spec.get("type") != "ExternalName":
+            if "clusterIP" not in spec:
+                spec["clusterIP"] = allocate_ip()
+            spec.setdefault("clusterIPs", [spec["clusterIP"]])
+            spec.setdefault("ipFamilies", ["IPv4"])
+            spec.setdefault("ipFamilyPolicy", "SingleStack")
+            spec.setdefault("internalTrafficPolicy", "Cluster")
         for port in spec.get("ports") or []:
             if isinstance(port, dict):
                 port.setdefault("protocol", "TCP")

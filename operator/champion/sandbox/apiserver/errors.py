@@ -48,8 +48,9 @@ def _gr(group: str, plural: str) -> str:
 
 
 def _details(group: str, plural: str, name: str) -> dict[str, Any]:
-    # As in apimachinery: `kind` carries the resource (plural) name here.
-    return {"name": name, "group": group, "kind": plural}
+    # As in apimachinery: `kind` carries the resource (plural) name here; the core group's
+    # empty name is omitted (omitempty).
+    return {"name": name, **({"group": group} if group else {}), "kind": plural}
 
 
 def not_found(group: str, plural: str, name: str) -> ApiStatusError:
@@ -100,7 +101,7 @@ def invalid(kind: str, group: str, name: str, causes: list[Cause]) -> ApiStatusE
         f'{qualified} "{name}" is invalid: {joined}',
         {
             "name": name,
-            "group": group,
+            **({"group": group} if group else {}),
             "kind": kind,
             "causes": [
                 {"reason": c.reason, "message": c.message, "field": c.field} for c in causes

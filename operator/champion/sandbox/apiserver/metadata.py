@@ -144,8 +144,8 @@ def validate_meta(meta: dict[str, Any], name_style: str) -> list[Cause]:
         return [*causes, Cause("metadata.annotations", "Invalid value: must be a map of strings")]
     size = 0
     for key, value in annotations.items():
-        causes += [
-            Cause("metadata.annotations", f"Invalid value: {_q(key.lower())}: {e}")
+        causes += [  # checked in lower case, reported as written (apimachinery)
+            Cause("metadata.annotations", f"Invalid value: {_q(key)}: {e}")
             for e in qualified_name_errors(key.lower())
         ]
         if not isinstance(value, str):

@@ -235,6 +235,20 @@ async def _update(
     sub: str | None,
 ) -> web.StreamResponse:
     body = _check_body(rt, await wire.body(request), ns, name)
+    if rt.custom and not (body.get("metadata") or {}).get("resourceVersion"):
+        # Custom resources allow no unconditional update (a real server's CRD strategy);
+        # this error names the resource, not the kind, as a real server's does.
+        raise errors.invalid(
+            rt.plural,
+            rt.group,
+            name,
+            [
+                errors.Cause(
+                    "metadata.resourceVersion",
+                    "Invalid value: 0: must be specified for an update",
+                )
+            ],
+        )
     warnings: list[str] = []
     updated = api.store.update(
         rt,
@@ -294,7 +308,9 @@ async def _patch(
 
 
 async def _delete_options(request: web.BaseRequest) -> dict[str, Any]:
-    options = await wire.body(request) if request.can_read_body else None
+    # body_exists, not can_read_body: kmock's front has read the body already (aiohttp keeps
+    # it for request.read()), and can_read_body is then False.
+    options = await wire.body(request) if request.body_exists else None
     options = dict(options) if isinstance(options, dict) else {}
     if request.query.get("propagationPolicy"):
         options["propagationPolicy"] = request.query["propagationPolicy"]

@@ -80,6 +80,29 @@ def selectable_view(rt: ResourceType, obj: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
+def leaving(obj: dict[str, Any], old: dict[str, Any]) -> dict[str, Any]:
+    """What a selector-filtered watch gets when `obj` leaves its selection: the previous state
+    (the one that matched) at the new resourceVersion, as the watch cache sends it. `old` may
+    be only its selectable view (the history's), laid over the new object."""
+    if "uid" in (old.get("metadata") or {}):
+        shown = copy.deepcopy(old)
+    else:
+        shown = copy.deepcopy(obj)
+        _overlay(shown, old)
+        if "labels" not in old.get("metadata", {}):
+            shown["metadata"].pop("labels", None)
+    shown["metadata"]["resourceVersion"] = obj["metadata"]["resourceVersion"]
+    return shown
+
+
+def _overlay(target: dict[str, Any], view: dict[str, Any]) -> None:
+    for key, value in view.items():
+        if isinstance(value, dict) and key != "labels" and isinstance(target.get(key), dict):
+            _overlay(target[key], value)
+        else:
+            target[key] = copy.deepcopy(value)
+
+
 def transition(
     event_type: str,
     obj: dict[str, Any],
@@ -113,6 +136,7 @@ class Store:
         self.rv = 1
         self.history: deque[HistoryEvent] = deque(maxlen=history)
         self.watchers: list[Watcher] = []
+        self.cache_start: dict[tuple[str, str], int] = {}
         for rt in builtins.builtin_types():
             self.register(rt)
         for ns in ("default", "kube-system", "kube-public", "kube-node-lease"):
@@ -126,6 +150,9 @@ class Store:
 
     # --- types -----------------------------------------------------------------
     def register(self, rt: ResourceType) -> None:
+        # A real server's watch cache of a kind starts when the kind is first served (at
+        # start, or when its CRD is established): a watch from before then is "too old".
+        self.cache_start.setdefault((rt.group, rt.plural), self.rv)
         versions = self.versions.setdefault((rt.group, rt.plural), {})
         versions[rt.version] = rt
         self.types[(rt.group, rt.plural)] = min(
@@ -133,6 +160,7 @@ class Store:
         )
 
     def unregister(self, group: str, plural: str) -> None:
+        self.cache_start.pop((group, plural), None)
         self.types.pop((group, plural), None)
         self.versions.pop((group, plural), None)
 
@@ -181,7 +209,9 @@ class Store:
             if w.namespace is not None and w.namespace != ns:
                 continue
             seen = transition(kind, snapshot, old, w.matcher)
-            if seen is not None:
+            if seen == "DELETED" and kind == "MODIFIED" and old is not None:
+                w.queue.put_nowait((seen, leaving(snapshot, old)))
+            elif seen is not None:
                 w.queue.put_nowait((seen, snapshot))
 
     def _schema_checks(
@@ -273,14 +303,27 @@ class Store:
         oldest = self.history[0].rv if self.history else self.rv + 1
         if rv < oldest - 1 and rv < self.rv:
             raise errors.expired(f"too old resource version: {rv} ({oldest - 1})")
+        start = self.cache_start.get((rt.group, rt.plural), 0)
+        if rv < start:
+            raise errors.expired(f"too old resource version: {rv} ({start})")
         out = []
+        # Each object's previous state is its previous event's snapshot, while the history
+        # still has it (else the selectable view the event kept).
+        previous: dict[str, dict[str, Any]] = {}
         for e in self.history:
-            if e.rv <= rv or e.group != rt.group or e.plural != rt.plural:
+            if e.group != rt.group or e.plural != rt.plural:
+                continue
+            uid = e.obj["metadata"].get("uid", "")
+            before = previous.get(uid)
+            previous[uid] = e.obj
+            if e.rv <= rv:
                 continue
             if namespace is not None and e.obj["metadata"].get("namespace") != namespace:
                 continue
             seen = transition(e.type, e.obj, e.old, matcher)
-            if seen is not None:
+            if seen == "DELETED" and e.type == "MODIFIED" and e.old is not None:
+                out.append((seen, leaving(e.obj, before or e.old)))
+            elif seen is not None:
                 out.append((seen, copy.deepcopy(e.obj)))
         return out
 
@@ -325,8 +368,12 @@ class Store:
         if key in self.objects:
             raise errors.already_exists(rt.group, rt.plural, meta["name"])
         obj["apiVersion"], obj["kind"] = rt.api_version, rt.kind
-        if rt.status_subresource:
+        # Status is the server's on create, except a Node's: its creator (a kubelet, KWOK, a
+        # test) reports capacity that way, and a real server keeps it.
+        if rt.status_subresource and (rt.group, rt.plural) != ("", "nodes"):
             obj.pop("status", None)
+        if (rt.group, rt.plural) == ("", "pods"):
+            obj["status"] = {"phase": "Pending"}
         for server_owned in (
             "uid",
             "creationTimestamp",
@@ -346,6 +393,7 @@ class Store:
             raise errors.method_not_allowed(
                 "create not allowed while custom resource definition is terminating"
             )
+        _omit_empty_meta(meta)
         self._check_meta(rt, obj, None)
         obj = self._schema_checks(rt, obj, None, field_validation, warnings)
         meta = obj["metadata"]
@@ -431,6 +479,7 @@ class Store:
         if (rt.group, rt.plural) == ("", "services"):
             _keep_cluster_ip(old, new)
         builtins.fill_in(rt, new, self.allocate_cluster_ip)
+        _omit_empty_meta(meta)
         self._check_meta(rt, new, old)
         new = self._schema_checks(rt, new, old, field_validation, warnings)
         meta = new["metadata"]
@@ -550,6 +599,13 @@ class Store:
             if ip not in used:
                 return ip
         raise errors.internal("service ClusterIP range exhausted")
+
+
+def _omit_empty_meta(meta: dict[str, Any]) -> None:
+    """ObjectMeta's lists and maps are `omitempty`: a real server stores no empty ones."""
+    for name in ("labels", "annotations", "finalizers", "ownerReferences"):
+        if name in meta and meta[name] in ([], {}, None):
+            del meta[name]
 
 
 def _keep_cluster_ip(old: dict[str, Any], new: dict[str, Any]) -> None:
