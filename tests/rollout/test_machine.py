@@ -809,3 +809,70 @@ def test_the_phase_whose_signals_are_read_while_paused_is_where_it_paused() -> N
         == Phase.EVAL_GATE
     )
     assert observing(status(Phase.SUCCEEDED, challenger=None)) == Phase.SUCCEEDED
+
+
+# --- no evidence, no more traffic --------------------------------------------------------------
+
+
+def test_prometheus_down_from_the_start_never_raises_a_weight() -> None:
+    """The incident: Prometheus down, every interval inconclusive, and the rollout still went
+    Shadow → 20% → 50%, then rolled back blaming "no metric ever had traffic on both versions"."""
+    spec = SPEC.model_copy(deep=True)
+    spec.analysis.max_inconclusive = 12
+    s = status(Phase.SHADOW)
+    seen = []
+    for i in range(1, 20):  # 11 s apart: the shadow's 60 s are up by the 6th
+        s = _act(spec, s, 11 * i, metrics_error="Prometheus at http://prom:9090 unreachable")
+        seen.append((s.phase, s.weights.challenger))
+        if s.phase not in (Phase.SHADOW, Phase.CANARY):
+            break
+    assert all(weight == 0 for _, weight in seen) and Phase.CANARY not in [p for p, _ in seen]
+    assert s.phase == Phase.ROLLED_BACK and s.inconclusive_count == 12
+    assert "Prometheus" in s.message and "unreachable" in s.message, s.message
+    assert "no metric ever had traffic" not in s.message
+
+
+def test_a_step_whose_time_is_up_without_evidence_waits_at_its_weight_naming_the_cause() -> None:
+    spec = SPEC.model_copy(deep=True)
+    spec.analysis.max_inconclusive = 20
+    no_traffic = {"errors": Counts(0, 0, 0, 0)}
+    s = status(Phase.CANARY, step=0)
+    for i in range(1, 10):  # to 99 s, past the step's 60 s
+        s = _act(spec, s, 11 * i, metrics=no_traffic)
+        assert (s.phase, s.step, s.weights.challenger) == (Phase.CANARY, 0, 10), s.message
+    assert "no traffic" in s.message and "10%" in s.message, s.message
+    analysis = next(c for c in s.conditions if c.type == "Analysis")
+    assert (analysis.status, analysis.reason) == ("False", "InsufficientEvidence")
+    # The hold is said once, not once per tick.
+    assert sum("time is up" in h.message for h in s.history) == 1
+    # An interval with evidence lets the step go on.
+    s = _act(spec, s, 110, metrics=ERRORS_OK)
+    assert (s.phase, s.step, s.weights.challenger) == (Phase.CANARY, 1, 50), s.message
+
+
+def test_a_tick_without_analysis_does_not_advance_after_an_inconclusive_interval() -> None:
+    """Between intervals no metrics are read: the last one's lack of evidence still holds."""
+    s = _act(SPEC, status(Phase.CANARY, step=0), 55, metrics_error="connection refused")
+    s = _act(SPEC, s, 61)  # time up, no interval due
+    assert (s.step, s.weights.challenger) == (0, 10), s.message
+    assert "Prometheus" in s.message
+
+
+@pytest.mark.parametrize(
+    ("obs", "cause"),
+    [
+        ({"metrics_error": "connection refused"}, "connection refused"),
+        ({"metrics": {"errors": Counts(0, 0, 0, 0)}}, "no traffic"),
+        ({"metrics": HALF_ITS_WEIGHT}, "sample-ratio mismatch"),
+    ],
+)
+def test_the_rollback_after_max_inconclusive_keeps_the_cause(
+    obs: dict[str, Any], cause: str
+) -> None:
+    s = status(Phase.CANARY, step=0)
+    for i in range(1, 30):
+        s = _act(SPEC, s, 11 * i, **obs)
+        if s.phase != Phase.CANARY:
+            break
+    assert s.phase == Phase.ROLLED_BACK and cause in s.message, s.message
+    assert "maxInconclusive=3" in s.message

@@ -41,6 +41,12 @@ IN_FLIGHT = {
     Phase.PROMOTING,
     Phase.ROLLING_BACK,
 }
+NO_EVIDENCE = {
+    reasons.PROMETHEUS_UNAVAILABLE: "Prometheus unavailable: the metrics could not be read",
+    reasons.INSUFFICIENT_EVIDENCE: "no traffic or no data on both versions",
+    reasons.SAMPLE_RATIO_MISMATCH: "sample-ratio mismatch: the challenger's share of requests is far from its weight, routing may be broken",
+}
+"""Why an interval had no evidence, by the Analysis condition's reason (its message has more)."""
 INCONCLUSIVE = {reasons.INSUFFICIENT_EVIDENCE, reasons.SAMPLE_RATIO_MISMATCH}
 """Judge verdicts that are no evidence either way: counted towards maxInconclusive."""
 SERVING_CHALLENGER = {Phase.EVAL_GATE, Phase.SHADOW, Phase.CANARY, Phase.PAUSED, Phase.PROMOTING}
@@ -456,22 +462,51 @@ class _Tick:
             self.s.step = -1
             self.next_step(reasons.CANARY_STEP)
 
-    def held(self) -> bool:
-        """True when the phase's time may be up but nothing may move: the sample-ratio check
-        says routing is broken, so the counts say nothing about the weights."""
-        if not _srm_flagged(self.s.analysis_state):
+    def time_up(self) -> bool:
+        """The shadow's (or the current step's) durationSeconds has passed."""
+        if self.s.phase == Phase.SHADOW:
+            shadow = self.spec.strategy.shadow
+            return shadow is None or self.elapsed() >= shadow.duration_seconds
+        step = self.spec.strategy.canary.steps[self.s.step or 0]
+        return self.elapsed() >= step.duration_seconds
+
+    def waiting_for_evidence(self) -> bool:
+        """No evidence, no more traffic: True (and said, once) while the last interval was
+        inconclusive, or the sample-ratio check has flagged the routing. The rollout waits at
+        its weight until an interval has evidence or maxInconclusive decides."""
+        if not self.s.inconclusive_count and not _srm_flagged(self.s.analysis_state):
             return False
         a = self.spec.analysis
+        analysis = get_condition(self.s.conditions, ConditionType.ANALYSIS)
+        code = (
+            reasons.SAMPLE_RATIO_MISMATCH
+            if _srm_flagged(self.s.analysis_state)
+            else analysis.reason
+            if analysis is not None
+            else reasons.INSUFFICIENT_EVIDENCE
+        )
+        cause = NO_EVIDENCE.get(code, code)
+        if self.s.phase == Phase.SHADOW:
+            where, held = "in shadow", f"no live traffic goes to {self.s.challenger}"
+        else:
+            steps = self.spec.strategy.canary.steps
+            i = self.s.step or 0
+            where = (
+                f"at the end of the canary (step {i + 1}/{len(steps)}, {steps[i].weight}%)"
+                if i + 1 >= len(steps)
+                else f"at canary step {i + 1}/{len(steps)} ({steps[i].weight}%)"
+            )
+            held = "no promotion" if i + 1 >= len(steps) else "the weight is not raised"
         message = (
-            f"holding in {self.where()}: sample-ratio mismatch (the challenger's share of "
-            "requests is far from its weight: routing may be broken; see the Analysis condition); "
-            f"no step advances, and after {a.max_inconclusive} intervals without evidence "
-            f"(spec.analysis.maxInconclusive) it will {a.on_inconclusive} (spec.analysis.onInconclusive)"
+            f"holding {where}: its time is up, but the last interval had no evidence ({cause}; "
+            f"see the Analysis condition); {held} until an interval has evidence, and after "
+            f"{a.max_inconclusive} in a row without (spec.analysis.maxInconclusive) it will "
+            f"{a.on_inconclusive} (spec.analysis.onInconclusive)"
         )
         if self.s.message != message:
             self.s.message = message
-            self.record("continue", reasons.SAMPLE_RATIO_MISMATCH, message)
-            self.events.append(("Warning", reasons.SAMPLE_RATIO_MISMATCH, message))
+            self.record("continue", code, message)
+            self.events.append(("Warning", code, message))
         return True
 
     def step_done(self, reason: str, paused: bool = False) -> None:
@@ -692,19 +727,13 @@ class _Tick:
                 # now. A busy operator can tick less often than a short step lasts, and counting
                 # from the step's decision skipped steps whose weight never reached the route.
                 self.s.phase_started_at = rfc3339(self.now)
-            if self.analyse() or not routed:
-                return
-            if self.held():
+            if self.analyse() or not routed or not self.time_up() or self.waiting_for_evidence():
                 return
             if phase == Phase.SHADOW:
-                shadow = self.spec.strategy.shadow
-                if shadow is None or self.elapsed() >= shadow.duration_seconds:
-                    self.s.step = -1
-                    self.next_step(reasons.CANARY_STEP)
+                self.s.step = -1
+                self.next_step(reasons.CANARY_STEP)
             else:
-                step = self.spec.strategy.canary.steps[self.s.step or 0]
-                if self.elapsed() >= step.duration_seconds:
-                    self.step_done(reasons.CANARY_STEP)
+                self.step_done(reasons.CANARY_STEP)
         elif phase == Phase.PAUSED:
             self.paused()
         elif phase == Phase.SUCCEEDED and self.s.retired:
