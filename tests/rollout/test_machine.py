@@ -876,3 +876,93 @@ def test_the_rollback_after_max_inconclusive_keeps_the_cause(
             break
     assert s.phase == Phase.ROLLED_BACK and cause in s.message, s.message
     assert "maxInconclusive=3" in s.message
+
+
+# --- conditions as kstatus and Argo CD read them -----------------------------------------------
+
+
+def stored(s: RolloutStatus) -> RolloutStatus:
+    """The status as the API server gives it back: phases are plain strings."""
+    return RolloutStatus.model_validate(s.to_wire())
+
+
+def _no_evidence_at_step_0() -> RolloutStatus:
+    return _act(SPEC, status(Phase.CANARY, step=0), 61, metrics_error="connection refused")
+
+
+def _rolled_back() -> RolloutStatus:
+    s = status(Phase.CANARY, step=0)
+    for i in range(1, 6):
+        s = _act(SPEC, s, 11 * i, metrics=ERRORS_BAD)
+    assert s.phase == Phase.ROLLED_BACK
+    return s
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "before", "obs", "expected"),
+    [
+        ("pending", SPEC, status(Phase.PENDING), {"ready": ("v1",), "versions_invalid": True}, ("True", "Pending")),
+        ("capacity", SPEC, status(Phase.CAPACITY_PENDING), {"admission": Admission(False, "1 GPU free")}, ("True", "WaitingForCapacity")),
+        ("eval gate", GATED, status(Phase.EVAL_GATE), {"evals": {"qa": EvalState("running")}}, ("True", "EvalGate")),
+        ("shadow", SPEC, status(Phase.SHADOW, started=T0 + timedelta(seconds=30)), {}, ("True", "Shadow")),
+        ("canary", SPEC, status(Phase.CANARY, step=0), {}, ("True", "Canary")),
+        ("challenger not ready", SPEC, status(Phase.CANARY, step=0), {"ready": ("v1",)}, ("True", "ChallengerNotReady")),
+        ("waiting for evidence", SPEC, _no_evidence_at_step_0(), {}, ("True", "WaitingForEvidence")),
+        ("paused", SPEC, status(Phase.PAUSED, step=0, pausedFrom="Canary", pauseReason="ManualPause", message="paused"), {}, ("Unknown", "Paused")),
+        ("succeeded", SPEC, status(Phase.SUCCEEDED, "v2", None, message="v2 promoted"), {}, ("False", "Succeeded")),
+        ("rolled back", SPEC, _rolled_back(), {}, ("False", "RolledBack")),
+        ("aborted", SPEC, status(Phase.ABORTED, message="aborted by annotation"), {}, ("False", "Aborted")),
+    ],
+)  # fmt: skip
+def test_progressing_says_what_is_happening(
+    name: str,
+    spec: RolloutSpec,
+    before: RolloutStatus,
+    obs: dict[str, Any],
+    expected: tuple[str, str],
+) -> None:
+    ready = obs.pop("ready", ("v1", "v2"))
+    if obs.pop("versions_invalid", False):
+        obs["versions"] = facts(*ready, invalid=("v2",))
+    versions = obs.pop("versions", facts(*ready))
+    d = decide(spec, stored(before), Observations(versions, **obs), T0 + timedelta(seconds=65), 1)
+    c = {c.type: c for c in d.status.conditions}
+    assert (c["Progressing"].status, c["Progressing"].reason) == expected, (name, c["Progressing"])
+    assert c["Progressing"].message, name
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "expected"),
+    [
+        ("canary", status(Phase.CANARY, step=0), ("False", "AsExpected")),
+        ("succeeded", status(Phase.SUCCEEDED, "v2", None, message="v2 promoted"), ("False", "AsExpected")),
+        ("rolled back", _rolled_back(), ("True", "RolledBack")),
+        ("aborted", status(Phase.ABORTED, message="aborted by annotation"), ("True", "Aborted")),
+    ],
+)  # fmt: skip
+def test_degraded_is_true_only_when_something_is_wrong_and_always_says_why(
+    name: str, before: RolloutStatus, expected: tuple[str, str]
+) -> None:
+    d = decide(SPEC, stored(before), Observations(facts("v1", "v2")), T0 + timedelta(seconds=65), 1)
+    degraded = next(c for c in d.status.conditions if c.type == "Degraded")
+    assert (degraded.status, degraded.reason) == expected, (name, degraded)
+    assert degraded.message, name
+    if name == "rolled back":
+        assert "errors" in degraded.message  # the cause, not just the phase
+
+
+def test_the_docs_progressing_table_is_the_machines() -> None:
+    from pathlib import Path
+
+    from champion.domain.rollout.machine import PROGRESSING
+
+    doc = (Path(__file__).parents[2] / "docs" / "rollout.md").read_text()
+    table = doc.split("<!-- progressing-table: begin -->")[1].split(
+        "<!-- progressing-table: end -->"
+    )[0]
+    rows = {
+        tuple(cell.strip().strip("`") for cell in line.strip("|").split("|"))
+        for line in table.strip().splitlines()[2:]
+    }
+    machine = {(str(p), str(st), r) for p, (st, r) in PROGRESSING.items() if p is not None}
+    assert rows == machine

@@ -57,7 +57,9 @@ def test_a_champion_below_strength_is_degraded_until_ready() -> None:
     assert "Deployment chat-v1 has 0/2 replicas available" in c["Degraded"].message
     ok = decide(SPEC, d.status, Observations({"v1": VersionFacts("v1", ready=True)}), T0, 1)
     c = conditions(ok.status)
-    assert c["Degraded"].status == "False" and c["Degraded"].message == ""
+    # Degraded=False says what was checked (issue 20: it used to be an empty message).
+    assert c["Degraded"].status == "False" and c["Degraded"].reason == "AsExpected"
+    assert c["Degraded"].message == "nothing is wrong: champion v1 serves at full strength"
     assert c["Ready"].status == "True" and c["Ready"].message == "v1 serves 100% of traffic"
 
 

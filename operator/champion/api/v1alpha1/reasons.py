@@ -108,3 +108,11 @@ INVALID_JSON_SCHEMA: Final = "InvalidJSONSchema"
 # --- Rollout state machine (issue 16): pauses ------------------------------------------------
 STEP_PAUSE: Final = "StepPause"
 """A canary step with `pause: true` is done: Paused until champion.dev/pause=false or promote."""
+
+# --- Rollout conditions (issue 20, section 2): what Progressing and Degraded say ----------------
+WAITING_FOR_CAPACITY: Final = "WaitingForCapacity"
+"""Progressing=True in CapacityPending: the challenger's GPUPool cannot fit it yet."""
+WAITING_FOR_EVIDENCE: Final = "WaitingForEvidence"
+"""Progressing=True: a step's time is up but the last interval had no evidence; it waits."""
+AS_EXPECTED: Final = "AsExpected"
+"""Degraded=False: nothing is wrong (the message says what was checked)."""

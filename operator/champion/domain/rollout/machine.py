@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from champion.api.v1alpha1 import reasons
-from champion.api.v1alpha1.common import ConditionType
+from champion.api.v1alpha1.common import ConditionStatus, ConditionType
 from champion.api.v1alpha1.modelversion import Stage
 from champion.api.v1alpha1.rollout import (
     DecisionRecord,
@@ -99,6 +99,8 @@ class _Tick:
         self.stages: dict[str, Stage] = {}
         self.finished: str | None = None
         self.verdict: Verdict | None = None
+        self.waiting = False
+        """Shadow or Canary whose time is up, waiting for an interval with evidence."""
 
     # --- helpers ----------------------------------------------------------------------------
     def goto(self, phase: Phase, reason: str, message: str, warning: bool = False) -> None:
@@ -503,6 +505,7 @@ class _Tick:
             f"{a.max_inconclusive} in a row without (spec.analysis.maxInconclusive) it will "
             f"{a.on_inconclusive} (spec.analysis.onInconclusive)"
         )
+        self.waiting = True
         if self.s.message != message:
             self.s.message = message
             self.record("continue", code, message)
@@ -838,29 +841,52 @@ def _serving_problem(t: _Tick) -> tuple[str, str] | None:
     return None
 
 
+PROGRESSING: dict[Phase | None, tuple[ConditionStatus, str]] = {
+    None: (ConditionStatus.FALSE, reasons.STABLE),
+    Phase.PENDING: (ConditionStatus.TRUE, reasons.ROLLOUT_PENDING),
+    Phase.CAPACITY_PENDING: (ConditionStatus.TRUE, reasons.WAITING_FOR_CAPACITY),
+    Phase.EVAL_GATE: (ConditionStatus.TRUE, Phase.EVAL_GATE.value),
+    Phase.SHADOW: (ConditionStatus.TRUE, Phase.SHADOW.value),
+    Phase.CANARY: (ConditionStatus.TRUE, Phase.CANARY.value),
+    # A paused Deployment's Progressing is Unknown too (reason DeploymentPaused).
+    Phase.PAUSED: (ConditionStatus.UNKNOWN, Phase.PAUSED.value),
+    Phase.SUCCEEDED: (ConditionStatus.FALSE, Phase.SUCCEEDED.value),
+    Phase.ROLLED_BACK: (ConditionStatus.FALSE, Phase.ROLLED_BACK.value),
+    Phase.ABORTED: (ConditionStatus.FALSE, Phase.ABORTED.value),
+}
+"""Progressing's status and reason by phase; Shadow and Canary say more while they wait."""
+DEGRADED_PHASES = {Phase.ROLLED_BACK, Phase.ABORTED, Phase.CAPACITY_PENDING}
+"""Phases that are Degraded=True (reason: the phase): the desired version does not serve,
+and will not without a change (a retry, another version, free GPUs)."""
+
+
 def _conditions(t: _Tick) -> None:
     s, now, gen = t.s, t.now, t.generation
-    phase = s.phase
-    progressing = phase in IN_FLIGHT
+    phase = Phase(s.phase) if s.phase else None  # a stored status holds it as a plain string
+    status, reason = PROGRESSING.get(phase, (ConditionStatus.TRUE, str(phase)))
+    if phase in (Phase.SHADOW, Phase.CANARY) and not t.challenger_ready():
+        reason = reasons.CHALLENGER_NOT_READY
+    elif phase in (Phase.SHADOW, Phase.CANARY) and t.waiting:
+        reason = reasons.WAITING_FOR_EVIDENCE
     s.conditions = set_condition(
         s.conditions,
         ConditionType.PROGRESSING,
-        progressing,
-        (phase.value if isinstance(phase, Phase) else "Idle") if progressing else reasons.STABLE,
-        s.message or "",
+        status,
+        reason,
+        s.message or (_PHASE_DOCS[phase] if phase else "no rollout yet"),
         now,
         gen,
     )
     problem = _serving_problem(t)
     before = get_condition(s.conditions, ConditionType.DEGRADED)
-    degraded_phase = phase in (Phase.ROLLED_BACK, Phase.ABORTED, Phase.CAPACITY_PENDING)
+    degraded_phase = phase in DEGRADED_PHASES
     if degraded_phase and phase is not None:
-        reason = Phase(phase).value  # a stored status holds the phase as a plain string
-        message = (s.message or "") + (f"; {problem[1]}" if problem else "")
+        reason = phase.value
+        message = (s.message or _PHASE_DOCS[phase]) + (f"; {problem[1]}" if problem else "")
     elif problem is not None:
         reason, message = problem
     else:
-        reason, message = reasons.STABLE, ""
+        reason, message = reasons.AS_EXPECTED, _not_degraded(t)
     s.conditions = set_condition(
         s.conditions,
         ConditionType.DEGRADED,
@@ -898,6 +924,28 @@ def _conditions(t: _Tick) -> None:
         now,
         gen,
     )
+
+
+_PHASE_DOCS: dict[Phase, str] = {
+    Phase.PENDING: "waiting for the challenger's ModelVersion to be valid",
+    Phase.CAPACITY_PENDING: "the challenger's GPUPool cannot fit it yet",
+    Phase.EVAL_GATE: "offline evaluations run against the challenger; no production traffic",
+    Phase.SHADOW: "the challenger receives mirrored traffic",
+    Phase.CANARY: "the challenger serves a share of live traffic",
+    Phase.PAUSED: "paused: nothing advances until champion.dev/pause=false",
+    Phase.SUCCEEDED: "the desired version is champion and serves all traffic",
+    Phase.ROLLED_BACK: "the challenger was rejected; the champion serves all traffic",
+    Phase.ABORTED: "stopped by an abort annotation; the champion serves all traffic",
+}
+"""What each phase means: the conditions' message when status.message is empty."""
+
+
+def _not_degraded(t: _Tick) -> str:
+    """Degraded=False's message: what was checked."""
+    s = t.s
+    if not s.champion:
+        return "nothing is wrong: no version serves this endpoint yet (first rollout)"
+    return f"nothing is wrong: champion {s.champion} serves at full strength"
 
 
 def decide(
