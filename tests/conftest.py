@@ -51,7 +51,7 @@ async def apiserver(tmp_path: Path):  # type: ignore[no-untyped-def]
     """An emulated API server on 127.0.0.1 with Champion's CRDs applied; `.kubeconfig` is written."""
     import yaml
 
-    from champion.sandbox.apiserver import ApiServer
+    from tests.emulator.apiserver import ApiServer
 
     server = await ApiServer().start()
     for crd in sorted((ROOT / "crds").glob("*.yaml")):

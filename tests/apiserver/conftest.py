@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import yaml
 
-from champion.sandbox.apiserver import ApiServer
+from tests.emulator.apiserver import ApiServer
 from tests.helpers import Result, run
 
 TESTDATA = Path(__file__).parent / "testdata"

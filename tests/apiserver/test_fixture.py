@@ -7,8 +7,8 @@ import json
 import aiohttp
 import yaml
 
-from champion.sandbox.apiserver import ApiServer
 from tests.apiserver.conftest import CM, configmap
+from tests.emulator.apiserver import ApiServer
 
 
 async def test_the_apiserver_fixture_serves_seeds_and_counts(apiserver: ApiServer) -> None:

@@ -11,8 +11,8 @@ from typing import Any
 import aiohttp
 import kmock
 
-from champion.sandbox.apiserver import ApiServer
 from tests.apiserver.conftest import CM, RO, configmap, rollout
+from tests.emulator.apiserver import ApiServer
 
 MERGE = {"Content-Type": "application/merge-patch+json"}
 JSON_PATCH = {"Content-Type": "application/json-patch+json"}

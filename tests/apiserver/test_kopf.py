@@ -14,8 +14,8 @@ import kopf
 import pytest
 from kopf.testing import KopfRunner
 
-from champion.sandbox.apiserver import ApiServer
 from tests.apiserver.conftest import RO, rollout
+from tests.emulator.apiserver import ApiServer
 from tests.helpers import eventually
 
 FINALIZER = "testing.champion.dev/kopf"

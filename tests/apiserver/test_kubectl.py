@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from champion.sandbox.apiserver import ApiServer
 from tests.apiserver.conftest import TESTDATA, Kubectl
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 from tests.helpers import run
 
 ROLLOUT = """
@@ -194,7 +194,7 @@ async def test_standalone_server_writes_its_kubeconfig_once_serving(
 ) -> None:
     kc = tmp_path / "kc"
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "champion.cli", "sandbox", "apiserver", "--kubeconfig", str(kc),
+        sys.executable, "-m", "tests.emulator.apiserver.standalone", "--kubeconfig", str(kc),
         "--port", "0", "--crd", str(TESTDATA / "rollouts-crd.yaml"),
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

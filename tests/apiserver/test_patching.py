@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from champion.sandbox.apiserver.errors import ApiStatusError
-from champion.sandbox.apiserver.patching import JSON_PATCH, MERGE, STRATEGIC, apply_patch
+from tests.emulator.apiserver.errors import ApiStatusError
+from tests.emulator.apiserver.patching import JSON_PATCH, MERGE, STRATEGIC, apply_patch
 
 POD = {
     "metadata": {"name": "p", "finalizers": ["a"], "labels": {"x": "1", "y": "2"}},

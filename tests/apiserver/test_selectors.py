@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from champion.sandbox.apiserver.errors import ApiStatusError
-from champion.sandbox.apiserver.selectors import field_matcher, label_matcher
-from champion.sandbox.apiserver.store import transition
+from tests.emulator.apiserver.errors import ApiStatusError
+from tests.emulator.apiserver.selectors import field_matcher, label_matcher
+from tests.emulator.apiserver.store import transition
 
 OBJS = [
     {"metadata": {"name": "1", "namespace": "a", "labels": {"app": "a", "tier": "web"}}},

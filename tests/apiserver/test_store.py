@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from champion.sandbox.apiserver.errors import ApiStatusError
-from champion.sandbox.apiserver.store import Store
 from tests.apiserver.conftest import CRD, configmap, rollout
+from tests.emulator.apiserver.errors import ApiStatusError
+from tests.emulator.apiserver.store import Store
 
 
 @pytest.fixture

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from champion.sandbox.apiserver.schema import apply_defaults, prune_collect
-from champion.sandbox.apiserver.validation import validate
 from tests.apiserver.conftest import CRD, rollout
+from tests.emulator.apiserver.schema import apply_defaults, prune_collect
+from tests.emulator.apiserver.validation import validate
 
 SCHEMA: dict[str, Any] = CRD["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
 

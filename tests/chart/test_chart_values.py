@@ -691,8 +691,8 @@ async def test_watching_a_namespace_every_request_is_granted_where_it_is_made(
     from champion.adapters.kube import connect, resource_for
     from champion.handlers.run import run_operator
     from champion.reconcile.settings import OperatorSettings
-    from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
-    from champion.sandbox.jobs import JobRunner
+    from tests.emulator.cluster import ClusterStandIn, sandbox_nodes
+    from tests.emulator.jobs import JobRunner
     from tests.helpers import eventually
 
     docs = render(helm_bin, "watchNamespaces={demo}", release="champion")

@@ -17,10 +17,10 @@ import yaml
 from champion.adapters.kube import connect, resource_for
 from champion.handlers.run import run_operator
 from champion.reconcile.settings import OperatorSettings
-from champion.sandbox.apiserver import ApiServer
-from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
-from champion.sandbox.jobs import JobRunner
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
+from tests.emulator.cluster import ClusterStandIn, sandbox_nodes
+from tests.emulator.jobs import JobRunner
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.slow

@@ -13,8 +13,8 @@ import yaml
 from typer.testing import CliRunner
 
 from champion.cli.plugin import app
-from champion.sandbox.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 
 ROLLOUT_PATH = "/apis/champion.dev/v1alpha1/namespaces/demo/rollouts/chat"
 

@@ -9,8 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from champion.cli.plugin import app
-from champion.sandbox.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 
 
 def _seed_demo(server: ApiServer) -> None:

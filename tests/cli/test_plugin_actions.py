@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from champion.cli import plugin_release as rel
-from champion.sandbox.apiserver import ApiServer
 from tests.cli.support import invoke, rollout, seed_rollout, set_status, until
+from tests.emulator.apiserver import ApiServer
 
 ROLLED_BACK = {
     "phase": "RolledBack",

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import yaml
 
-from champion.sandbox.apiserver import ApiServer
 from tests.cli.support import invoke, kubeconfig, seed_rollout
+from tests.emulator.apiserver import ApiServer
 
 STATUS = {
     "phase": "Canary",

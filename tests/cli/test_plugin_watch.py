@@ -12,8 +12,8 @@ import kmock
 import pytest
 
 from champion.cli.plugin_common import parse_duration
-from champion.sandbox.apiserver import ApiServer
 from tests.cli.support import invoke, seed_rollout, seen, set_status
+from tests.emulator.apiserver import ApiServer
 
 BEFORE = {"phase": "Succeeded", "champion": "chat-v1", "observedGeneration": 0}
 

@@ -35,10 +35,10 @@ import aiohttp
 import pytest
 import yaml
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 from tests.helpers import Result, eventually, run
 
 from champion.adapters.kube import KubeApi, connect
-from champion.sandbox.apiserver import ApiServer
 from champion.sandbox.controlplane import ControlPlane, ensure_binaries
 
 REAL, EMULATED = "real", "emulated"

@@ -18,8 +18,8 @@ from champion.builders.eval_job import EvalRunner, eval_job, eval_job_name
 from champion.builders.workloads import Owner
 from champion.reconcile.rollout import reconcile_rollout
 from champion.reconcile.rollout_observe import eval_states
-from champion.sandbox.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 
 ROLLOUT = resource_for("champion.dev/v1alpha1", "Rollout")
 JOB = resource_for("batch/v1", "Job")

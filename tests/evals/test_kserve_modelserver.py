@@ -24,8 +24,8 @@ import yaml
 from typer.testing import CliRunner
 
 from champion.cli.main import app
-from champion.sandbox.kserve_children import ModelServerProcess
 from champion.sandbox.kserve_model import answered_wrong, default_seed
+from champion.sandbox.kserve_process import ModelServerProcess
 
 MODEL = "iris"
 # Real KServe ModelServer processes (about 2 s each to start).

@@ -16,8 +16,8 @@ from champion.builders.eval_job import EvalRunner
 from champion.builders.workloads import service_name
 from champion.reconcile.evalsuite import reconcile_evalsuite
 from champion.reconcile.rollout_observe import load_versions
-from champion.sandbox.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 
 SUITE = resource_for("champion.dev/v1alpha1", "EvalSuite")
 ROLLOUT = resource_for("champion.dev/v1alpha1", "Rollout")

@@ -18,10 +18,10 @@ from champion.adapters.kube import KubeApi, connect, resource_for
 from champion.adapters.kube.client import ApiError
 from champion.builders.eval_job import EvalRunner
 from champion.reconcile.evalsuite import reconcile_evalsuite
-from champion.sandbox.apiserver import ApiServer
-from champion.sandbox.apiserver.types import types_from_crd
-from champion.sandbox.apiserver.validation import validate
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
+from tests.emulator.apiserver.types import types_from_crd
+from tests.emulator.apiserver.validation import validate
 
 SUITE = resource_for("champion.dev/v1alpha1", "EvalSuite")
 CRD = yaml.safe_load((ROOT / "crds" / "evalsuites.yaml").read_text())

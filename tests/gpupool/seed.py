@@ -6,8 +6,8 @@ from typing import Any
 
 import yaml
 
-from champion.sandbox.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 
 H100 = {"nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "effect": "NoSchedule"}

@@ -18,7 +18,7 @@ from champion.reconcile.gpupool import (
     record_reservation,
     release_reservation,
 )
-from champion.sandbox.apiserver import ApiServer
+from tests.emulator.apiserver import ApiServer
 from tests.gpupool.seed import example, node, pod, seed_all, version_pod
 
 POOL = resource_for("champion.dev/v1alpha1", "GPUPool")

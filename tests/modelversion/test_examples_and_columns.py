@@ -14,7 +14,7 @@ import yaml
 from champion.adapters.kube import connect, resource_for
 from champion.reconcile.gpupool import reconcile_gpupool
 from champion.reconcile.modelversion import reconcile_modelversion
-from champion.sandbox.apiserver import ApiServer
+from tests.emulator.apiserver import ApiServer
 from tests.conftest import ROOT
 from tests.gpupool.seed import node, seed_all
 from tests.helpers import run

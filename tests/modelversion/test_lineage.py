@@ -13,7 +13,7 @@ from champion.api.v1alpha1.modelversion import ModelVersionSpec
 from champion.cli.plugin import app
 from champion.domain.fingerprint import policy_hash
 from champion.domain.lineage import LineageVersion, lineage_tree
-from champion.sandbox.apiserver import ApiServer
+from tests.emulator.apiserver import ApiServer
 from tests.gpupool.seed import example, seed_examples
 
 PROMPT = example("system-prompt-configmap.yaml")["data"]["v1.txt"]

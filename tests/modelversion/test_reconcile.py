@@ -15,7 +15,7 @@ from champion.builders.workloads import workload
 from champion.reconcile.modelversion import reconcile_modelversion
 from champion.reconcile.rollout_observe import VersionView
 from champion.reconcile.status import ReconcileResult
-from champion.sandbox.apiserver import ApiServer
+from tests.emulator.apiserver import ApiServer
 from tests.gpupool.seed import example, node, pod, seed_all, seed_examples, version_pod
 
 MV = resource_for("champion.dev/v1alpha1", "ModelVersion")

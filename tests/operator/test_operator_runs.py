@@ -14,8 +14,8 @@ import yaml
 from champion.adapters.kube import connect, resource_for
 from champion.handlers.run import run_operator
 from champion.reconcile.settings import OperatorSettings
-from champion.sandbox.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 from tests.helpers import eventually
 
 MV = resource_for("champion.dev/v1alpha1", "ModelVersion")

@@ -13,8 +13,8 @@ import yaml
 from champion.adapters.kube import KubeApi, connect, resource_for
 from champion.reconcile.rollout import _act_reservation
 from champion.reconcile.rollout_observe import load_versions
-from champion.sandbox.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 
 POOL = resource_for("champion.dev/v1alpha1", "GPUPool")
 OTHER = {"rollout": "team-b/search", "modelVersion": "s-v2", "namespace": "team-b", "gpus": 2}

@@ -13,9 +13,9 @@ import yaml
 from champion.adapters.kube import connect, resource_for
 from champion.handlers.run import run_operator
 from champion.reconcile.settings import OperatorSettings
-from champion.sandbox.apiserver import ApiServer
-from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
+from tests.emulator.cluster import ClusterStandIn, sandbox_nodes
 from tests.helpers import eventually
 
 RO = resource_for("champion.dev/v1alpha1", "Rollout")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import base64
 from pathlib import Path
 
-from champion.sandbox.apiserver import ApiServer
-from champion.sandbox.jobs import JobRunner
+from tests.emulator.apiserver import ApiServer
+from tests.emulator.jobs import JobRunner
 
 
 async def test_secret_keys_reach_the_eval_process_and_missing_ones_stay_unset(

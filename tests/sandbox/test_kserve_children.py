@@ -22,10 +22,10 @@ from champion.builders.workloads import (
     is_ready,
     service_name,
 )
-from champion.sandbox.apiserver import ApiServer
-from champion.sandbox.cluster import ClusterStandIn, sandbox_nodes
 from champion.sandbox.prometheus import PrometheusServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
+from tests.emulator.cluster import ClusterStandIn, sandbox_nodes
 from tests.helpers import eventually
 
 ISVC = resource_for("serving.kserve.io/v1beta1", "InferenceService")

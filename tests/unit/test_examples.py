@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from champion.sandbox.apiserver.types import types_from_crd
-from champion.sandbox.apiserver.validation import validate
+from tests.emulator.apiserver.types import types_from_crd
+from tests.emulator.apiserver.validation import validate
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS = {

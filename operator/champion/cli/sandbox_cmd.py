@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Annotated
 
@@ -12,23 +11,6 @@ app = typer.Typer(
     help="A local sandbox (real control plane, simulated GPUs and model servers) for demos, e2e tests and trying Champion out.",
     no_args_is_help=True,
 )
-
-
-@app.command()
-def apiserver(
-    kubeconfig: Annotated[
-        Path, typer.Option(help="Where to write the kubeconfig once the server serves.")
-    ],
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 0,
-    crds: Annotated[
-        list[Path] | None,
-        typer.Option("--crd", help="CRD files (or directories of them) to apply at start."),
-    ] = None,
-) -> None:
-    """Run the emulated Kubernetes API server in the foreground until stopped (SIGINT/SIGTERM)."""
-    from champion.sandbox.apiserver.standalone import serve_forever
-
-    asyncio.run(serve_forever(kubeconfig, port, crds=list(crds or [])))
 
 
 @app.command()

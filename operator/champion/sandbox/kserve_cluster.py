@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from champion.adapters.kube import ApiError, KubeApi, resource_for
-from champion.sandbox.kserve_children import (
+from champion.sandbox.kserve_process import (
     ISVC_LABEL,
     KSERVE_PORT,
     PREDICTOR_SUFFIX,

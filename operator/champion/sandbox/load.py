@@ -10,7 +10,7 @@ from typing import Any
 import aiohttp
 
 from champion.sandbox.dataplane import ClusterView
-from champion.sandbox.kserve_children import ISVC_LABEL
+from champion.sandbox.kserve_process import ISVC_LABEL
 
 FEEDBACK_SHARE = 0.3
 

@@ -1,14 +1,16 @@
-"""`champion sandbox apiserver`: the emulated API server in the foreground until SIGINT/SIGTERM."""
+"""`python -m tests.emulator.apiserver.standalone --kubeconfig PATH [--port N] [--crd DIR]`: the
+emulated API server in the foreground until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import signal
 from pathlib import Path
 
 import yaml
 
-from champion.sandbox.apiserver.server import ApiServer
+from tests.emulator.apiserver.server import ApiServer
 
 
 async def serve_forever(
@@ -32,3 +34,16 @@ async def serve_forever(
         await stop.wait()
     finally:
         await server.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--kubeconfig", type=Path, required=True)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--crd", type=Path, action="append", default=[])
+    args = parser.parse_args()
+    asyncio.run(serve_forever(args.kubeconfig, args.port, crds=args.crd))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from champion.sandbox.apiserver.types import ResourceType
+from tests.emulator.apiserver.types import ResourceType
 
 OBJECT_META = "io.k8s.apimachinery.pkg.apis.meta.v1.ObjectMeta"
 _FIELD_VALIDATION = {

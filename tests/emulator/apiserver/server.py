@@ -15,7 +15,7 @@ Built on kmock 0.8 where kmock is a real base, and on aiohttp where it is not:
   the kmock handler instead.
 
 Use it in-process (`async with ApiServer() as api:` or `await ApiServer().start()`), or as a
-process: `champion sandbox apiserver --kubeconfig PATH` (standalone.py).
+process: `python -m tests.emulator.apiserver.standalone --kubeconfig PATH` (standalone.py).
 """
 
 from __future__ import annotations
@@ -30,10 +30,10 @@ from typing import Any, NamedTuple
 import yaml
 from aiohttp import web
 
-from champion.sandbox.apiserver import errors, routes, wire
-from champion.sandbox.apiserver.front import KmockFront
-from champion.sandbox.apiserver.store import HISTORY, Store
-from champion.sandbox.apiserver.types import ResourceType
+from tests.emulator.apiserver import errors, routes, wire
+from tests.emulator.apiserver.front import KmockFront
+from tests.emulator.apiserver.store import HISTORY, Store
+from tests.emulator.apiserver.types import ResourceType
 
 MAX_BODY = 3 * 1024 * 1024  # kube-apiserver's request body limit
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonpatch
 
-from champion.sandbox.apiserver import errors, strategic
+from tests.emulator.apiserver import errors, strategic
 
 MERGE = "application/merge-patch+json"
 JSON_PATCH = "application/json-patch+json"

@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from champion.sandbox.apiserver.errors import Cause
+from tests.emulator.apiserver.errors import Cause
 
 OBJECT_META_FIELDS = frozenset(
     {

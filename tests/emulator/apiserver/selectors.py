@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable, Collection
 from typing import Any
 
-from champion.sandbox.apiserver.errors import bad_request
+from tests.emulator.apiserver.errors import bad_request
 
 Matcher = Callable[[dict[str, Any]], bool]
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from aiohttp import web
 
-from champion.sandbox.apiserver.errors import ApiStatusError
-from champion.sandbox.apiserver.server import ApiServer
-from champion.sandbox.kserve_children import InferenceServiceController
 from champion.sandbox.prometheus import PrometheusServer
 from champion.sandbox.vllm_sim import Profile, SimulatedVLLM
+from tests.emulator.apiserver.errors import ApiStatusError
+from tests.emulator.apiserver.server import ApiServer
+from tests.emulator.kserve_children import InferenceServiceController
 
 log = logging.getLogger("champion.sandbox")
 ROLLOUT_LABEL = "champion.dev/rollout"

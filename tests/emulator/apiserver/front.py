@@ -22,7 +22,7 @@ import aiohttp.web
 import attrs
 import kmock
 
-from champion.sandbox.apiserver import protobuf
+from tests.emulator.apiserver import protobuf
 
 Emulate = Callable[[aiohttp.web.BaseRequest], Awaitable[aiohttp.web.StreamResponse]]
 

@@ -16,10 +16,10 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-from champion.sandbox.apiserver.types import ResourceType
+from tests.emulator.apiserver.types import ResourceType
 
 if TYPE_CHECKING:
-    from champion.sandbox.apiserver.store import Key, Store
+    from tests.emulator.apiserver.store import Key, Store
 
 CRD_GROUP_PLURAL = ("apiextensions.k8s.io", "customresourcedefinitions")
 NAMESPACES = ("", "namespaces")

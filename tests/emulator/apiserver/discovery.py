@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from champion.sandbox.apiserver.types import ResourceType, version_priority
+from tests.emulator.apiserver.types import ResourceType, version_priority
 
 AGGREGATED = "apidiscovery.k8s.io"
 STATUS_VERBS = ["get", "patch", "update"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from champion.sandbox.apiserver import errors
-from champion.sandbox.apiserver.table import jsonpath
+from tests.emulator.apiserver import errors
+from tests.emulator.apiserver.table import jsonpath
 
 DEPLOYMENT_SCALE = {
     "specReplicasPath": ".spec.replicas",

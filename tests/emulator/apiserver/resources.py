@@ -10,14 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from champion.sandbox.apiserver import errors, scale, watch, wire
-from champion.sandbox.apiserver.patching import APPLY, apply_patch
-from champion.sandbox.apiserver.selectors import field_matcher, label_matcher
-from champion.sandbox.apiserver.table import table
-from champion.sandbox.apiserver.types import ResourceType
+from tests.emulator.apiserver import errors, scale, watch, wire
+from tests.emulator.apiserver.patching import APPLY, apply_patch
+from tests.emulator.apiserver.selectors import field_matcher, label_matcher
+from tests.emulator.apiserver.table import table
+from tests.emulator.apiserver.types import ResourceType
 
 if TYPE_CHECKING:
-    from champion.sandbox.apiserver.server import ApiServer
+    from tests.emulator.apiserver.server import ApiServer
 
 
 @dataclass

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from champion.sandbox.apiserver.errors import ApiStatusError
-from champion.sandbox.apiserver.server import ApiServer
 from champion.sandbox.job_pods import resolve_env
+from tests.emulator.apiserver.errors import ApiStatusError
+from tests.emulator.apiserver.server import ApiServer
 
 
 class JobRunner:

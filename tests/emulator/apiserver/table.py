@@ -8,8 +8,8 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from champion.sandbox.apiserver.printers import BUILTIN_COLUMNS, Column, age
-from champion.sandbox.apiserver.types import ResourceType
+from tests.emulator.apiserver.printers import BUILTIN_COLUMNS, Column, age
+from tests.emulator.apiserver.types import ResourceType
 
 _FILTER = re.compile(
     r"^\[\?\(@\.([A-Za-z0-9_.-]+)\s*(==|!=)\s*(?:\"([^\"]*)\"|'([^']*)'|([A-Za-z0-9_.-]+))\)\]$"

@@ -21,7 +21,7 @@ from typing import Any
 import celpy
 from celpy import celtypes
 
-from champion.sandbox.apiserver.errors import Cause
+from tests.emulator.apiserver.errors import Cause
 
 
 def _bool(value: bool) -> Any:

@@ -11,8 +11,8 @@ from typing import Any
 import yaml
 from aiohttp import web
 
-from champion.sandbox.apiserver import errors, protobuf
-from champion.sandbox.apiserver.patching import APPLY
+from tests.emulator.apiserver import errors, protobuf
+from tests.emulator.apiserver.patching import APPLY
 
 JSON = "application/json"
 

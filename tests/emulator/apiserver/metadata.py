@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from champion.sandbox.apiserver.errors import Cause
+from tests.emulator.apiserver.errors import Cause
 
 _LABEL = "[a-z0-9]([-a-z0-9]*[a-z0-9])?"
 _SUBDOMAIN = rf"{_LABEL}(\.{_LABEL})*"

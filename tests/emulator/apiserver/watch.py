@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
-from champion.sandbox.apiserver import errors, wire
-from champion.sandbox.apiserver.store import Store, Watcher
-from champion.sandbox.apiserver.types import ResourceType
+from tests.emulator.apiserver import errors, wire
+from tests.emulator.apiserver.store import Store, Watcher
+from tests.emulator.apiserver.types import ResourceType
 
 DEFAULT_TIMEOUT = 1800.0
 INITIAL_EVENTS_END = "k8s.io/initial-events-end"

@@ -1,5 +1,5 @@
 """An emulated Kubernetes API server for tests, the sandbox and e2e (see docs/emulated-apiserver.md)."""
 
-from champion.sandbox.apiserver.server import ApiServer
+from tests.emulator.apiserver.server import ApiServer
 
 __all__ = ["ApiServer"]

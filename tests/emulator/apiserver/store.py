@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from champion.sandbox.apiserver import builtins, cascade, cel, errors, metadata
-from champion.sandbox.apiserver.types import ResourceType, types_from_crd, version_priority
-from champion.sandbox.apiserver.validation import apply_defaults, prune_collect, validate
+from tests.emulator.apiserver import builtins, cascade, cel, errors, metadata
+from tests.emulator.apiserver.types import ResourceType, types_from_crd, version_priority
+from tests.emulator.apiserver.validation import apply_defaults, prune_collect, validate
 
 Key = tuple[str, str, str, str]  # group, plural, namespace ("" if cluster-scoped), name
 HISTORY = 20000

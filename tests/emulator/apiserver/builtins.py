@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from champion.sandbox.apiserver.types import ResourceType
+from tests.emulator.apiserver.types import ResourceType
 
 _POD_FIELDS = [
     "spec.nodeName",

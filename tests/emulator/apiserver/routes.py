@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from champion.sandbox.apiserver import discovery, errors, openapi, resources, wire
+from tests.emulator.apiserver import discovery, errors, openapi, resources, wire
 
 if TYPE_CHECKING:
-    from champion.sandbox.apiserver.server import ApiServer
+    from tests.emulator.apiserver.server import ApiServer
 
 VERSION = {
     "major": "1",

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from champion.sandbox.apiserver import cel
-from champion.sandbox.apiserver.errors import Cause
-from champion.sandbox.apiserver.schema import (
+from tests.emulator.apiserver import cel
+from tests.emulator.apiserver.errors import Cause
+from tests.emulator.apiserver.schema import (
     apply_defaults,
     list_type_causes,
     prune,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-from champion.sandbox.apiserver import errors
+from tests.emulator.apiserver import errors
 
 MAGIC = b"k8s\x00"
 MEDIA_TYPE = "application/vnd.kubernetes.protobuf"
