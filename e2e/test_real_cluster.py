@@ -395,3 +395,30 @@ def test_converging_an_unchanged_child_writes_nothing(cluster: dict[str, str]) -
             await api.close()
 
     assert asyncio.run(converge()) == [True, False, False, True, False, False]
+
+
+@pytest.mark.parametrize("length", [63, 64, 200])
+def test_names_that_cannot_be_label_values_are_refused_at_admission(
+    cluster: dict[str, str], length: int
+) -> None:
+    apply(cluster, example("00-namespace.yaml"))
+    name = ("v" + "x" * 300)[:length]
+    docs = []
+    for doc in (example("21-modelversion-v1.yaml"), _rollout("r")):
+        doc["metadata"]["name"] = name
+        docs.append(doc)
+    docs[1]["spec"]["modelVersion"] = name
+    for doc in docs:
+        result = subprocess.run(
+            [kubectl(), "apply", "--dry-run=server", "-f", "-"],
+            input=yaml.safe_dump(doc),
+            env=cluster,
+            capture_output=True,
+            text=True,
+        )
+        if length <= 63:
+            assert result.returncode == 0, result.stderr
+        else:
+            assert result.returncode != 0
+            assert "limits to 63 characters" in result.stderr, result.stderr
+            assert "metadata.name" in result.stderr

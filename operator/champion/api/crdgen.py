@@ -96,6 +96,11 @@ def openapi_schema(model: Any) -> dict[str, Any]:
     return _structural(_inline(raw, defs))
 
 
+# Kinds whose names become label values (champion.dev/model-version, champion.dev/rollout) on
+# the children, the route's backends and Prometheus series: Kubernetes caps label values at 63.
+LABEL_VALUE_NAMED = ("ModelVersion", "Rollout")
+
+
 def crd_for(kind: Kind) -> dict[str, Any]:
     spec_schema = openapi_schema(kind.spec)
     status_schema = openapi_schema(kind.status)
@@ -115,6 +120,15 @@ def crd_for(kind: Kind) -> dict[str, Any]:
     }
     if kind.spec_required:
         root["required"] = ["spec"]
+    if kind.kind in LABEL_VALUE_NAMED:
+        root["x-kubernetes-validations"] = [
+            {
+                "rule": "size(self.metadata.name) <= 63",
+                "message": f"a {kind.kind}'s name becomes a label value on what Champion creates "
+                "for it, which Kubernetes limits to 63 characters: choose a metadata.name of at "
+                "most 63",
+            }
+        ]
     columns = [
         {
             "name": c.name,
