@@ -966,3 +966,104 @@ def test_the_docs_progressing_table_is_the_machines() -> None:
     }
     machine = {(str(p), str(st), r) for p, (st, r) in PROGRESSING.items() if p is not None}
     assert rows == machine
+
+
+# --- manual promote, one stage at a time ---------------------------------------------------------
+
+STEP_VALUE = "step:2026-11-24T12:00:05Z"
+
+
+def _paused(before: RolloutStatus) -> RolloutStatus:
+    paused = _act(SPEC, before, 2, actions={"pause": "true"})
+    assert paused.phase == Phase.PAUSED
+    return paused
+
+
+@pytest.mark.parametrize(
+    ("name", "before", "value", "after"),
+    [
+        ("shadow to step 1", status(Phase.SHADOW), STEP_VALUE, (Phase.CANARY, 0, 10)),
+        ("step 1 to step 2", status(Phase.CANARY, step=0), STEP_VALUE, (Phase.CANARY, 1, 50)),
+        ("plain 'step'", status(Phase.CANARY, step=0), "step", (Phase.CANARY, 1, 50)),
+        ("paused at step 1 to step 2", _paused(status(Phase.CANARY, step=0)), STEP_VALUE, (Phase.CANARY, 1, 50)),
+        ("paused in shadow to step 1", _paused(status(Phase.SHADOW)), STEP_VALUE, (Phase.CANARY, 0, 10)),
+        ("last step: full promote, no final look", status(Phase.CANARY, step=1), STEP_VALUE, (Phase.SUCCEEDED, None, 0)),
+    ],
+)  # fmt: skip
+def test_a_step_promote_advances_one_stage(
+    name: str, before: RolloutStatus, value: str, after: tuple[Phase, int | None, int]
+) -> None:
+    d = decide(SPEC, before, Observations(facts("v1", "v2"), actions={"promote": value}), T0 + timedelta(seconds=5), 1)  # fmt: skip
+    s = d.status
+    assert (s.phase, s.step, s.weights.challenger) == after, (name, s.message)
+    assert s.handled_actions.get("promote") == value
+    last = s.history[-1]
+    assert (last.decision, last.reason) == ("transition", "ManualPromote"), name
+    assert d.events[-1][:2] == ("Normal", "ManualPromote"), name
+    if after[0] == Phase.CANARY:
+        k = (after[1] or 0) + 1
+        assert (
+            last.message
+            == f"promoted to canary step {k}/2 by annotation champion.dev/promote={value}"
+        )
+    else:
+        assert s.champion == "v2" and d.stage_updates == {"v1": Stage.RETIRED, "v2": Stage.CHAMPION}
+        assert f"champion.dev/promote={value}" in last.message
+
+
+@pytest.mark.parametrize(
+    ("name", "spec", "before", "why"),
+    [
+        ("eval gate", GATED, status(Phase.EVAL_GATE), "eval gate"),
+        ("paused eval gate", GATED, _act(GATED, status(Phase.EVAL_GATE), 2, actions={"pause": "true"}), "eval gate"),
+        ("pending", SPEC, status(Phase.PENDING), "Pending"),
+        ("capacity pending", SPEC, status(Phase.CAPACITY_PENDING), "CapacityPending"),
+    ],
+)  # fmt: skip
+def test_a_step_promote_is_handled_and_ignored_where_it_cannot_act(
+    name: str, spec: RolloutSpec, before: RolloutStatus, why: str
+) -> None:
+    obs = Observations(
+        facts("v1", "v2"),
+        actions={"promote": STEP_VALUE},
+        admission=Admission(False, "no GPUs") if before.phase == Phase.CAPACITY_PENDING else None,
+        evals={"qa": EvalState("running")},
+    )
+    d = decide(spec, before, obs, T0 + timedelta(seconds=5), 1)
+    s = d.status
+    assert s.phase in (before.phase, Phase.EVAL_GATE, Phase.SHADOW), (name, s.phase)
+    assert s.phase != Phase.SUCCEEDED and s.weights.challenger == 0, name
+    assert s.handled_actions.get("promote") == STEP_VALUE
+    ignored = [h for h in s.history if h.decision == "ignored" and h.reason == "ManualPromote"]
+    assert ignored and why in ignored[-1].message and STEP_VALUE in ignored[-1].message, name
+
+
+def test_a_full_promote_still_goes_to_100() -> None:
+    s = _act(SPEC, status(Phase.CANARY, step=0), 5, actions={"promote": "2026-11-24T12:00:05Z"})
+    assert s.phase == Phase.SUCCEEDED and s.champion == "v2"
+
+
+def test_a_pause_set_while_pending_takes_effect_when_the_rollout_can_pause() -> None:
+    pending = status(Phase.PENDING)
+    # Pending, the challenger not valid yet: the pause is noted, not spent.
+    s = decide(
+        SPEC,
+        pending,
+        Observations(facts("v1", "v2", invalid=("v2",)), actions={"pause": "true"}),
+        T0 + timedelta(seconds=1),
+        1,
+    ).status
+    assert s.phase == Phase.PENDING and "pause" not in s.handled_actions
+    assert any("pause" in h.message and "Pending" in h.message for h in s.history)
+    # Valid now: it reaches Shadow and is paused there in the same decision.
+    s = _act(SPEC, s, 2, actions={"pause": "true"})
+    assert (s.phase, s.paused_from) == (Phase.PAUSED, Phase.SHADOW), s.message
+    assert s.handled_actions.get("pause") == "true"
+    resumed = _act(SPEC, s, 10, actions={"pause": "false"})
+    assert resumed.phase == Phase.SHADOW
+
+
+def test_a_pause_set_while_pending_with_a_gate_pauses_in_the_gate() -> None:
+    s = _act(GATED, status(Phase.PENDING), 1, actions={"pause": "true"})
+    assert (s.phase, s.paused_from) == (Phase.PAUSED, Phase.EVAL_GATE), s.message
+    assert s.weights.challenger == 0 and s.mirror_percent == 0

@@ -58,6 +58,17 @@ def _srm_flagged(analysis_state: dict[str, Any] | None) -> bool:
     return bool(srm.get("flag"))
 
 
+PAUSE_VALUES = ("true", "yes", "1")
+RESUME_VALUES = ("false", "no", "0")
+PAUSABLE = {Phase.EVAL_GATE, Phase.SHADOW, Phase.CANARY}
+
+
+def _step_wise(promote: str) -> bool:
+    """champion.dev/promote=step or step:<anything> asks for one stage; any other value
+    (kubectl champion promote --full writes a bare timestamp) for 100%."""
+    return promote == "step" or promote.startswith("step:")
+
+
 def observing(status: RolloutStatus) -> Phase | None:
     """The phase whose signals decide() reads: status.phase, or while Paused the phase it
     was paused in (the judge keeps analysing a paused Shadow or Canary, and a paused eval
@@ -249,23 +260,19 @@ class _Tick:
                         f"retrying the rollout to {target} (annotation champion.dev/retry={value})",
                     )
                     decided = True
-            elif (
-                action == "promote"
-                and self.s.phase in IN_FLIGHT
-                and self.s.challenger
-                and self.challenger_ready()
-            ):
-                self.promote(
-                    reasons.MANUAL_PROMOTE,
-                    f"{self.s.challenger} promoted by annotation champion.dev/promote={value}",
-                )
-                decided = True
+            elif action == "promote" and _step_wise(value):
+                decided = self.promote_step(value)
+            elif action == "promote":
+                decided = self.promote_fully(value)
             elif action == "pause":
-                if value.lower() in ("true", "yes", "1") and self.s.phase in (
-                    Phase.SHADOW,
-                    Phase.CANARY,
-                    Phase.EVAL_GATE,
-                ):
+                if value.lower() in PAUSE_VALUES and self.s.phase not in PAUSABLE | {Phase.PAUSED}:
+                    # Nothing can pause yet (Pending, CapacityPending, or between rollouts):
+                    # the value stays unhandled and takes effect where the rollout can pause.
+                    handled.pop(action, None)
+                    if previous := self.s.handled_actions.get(action):
+                        handled[action] = previous
+                    self.note_deferred_pause(value)
+                elif value.lower() in PAUSE_VALUES and self.s.phase in PAUSABLE:
                     self.record(
                         "pause", reasons.MANUAL_PAUSE, "paused by annotation champion.dev/pause"
                     )
@@ -275,7 +282,7 @@ class _Tick:
                         f"paused in {self.where()} by annotation champion.dev/pause={value}",
                     )
                     decided = True
-                elif value.lower() in ("false", "no", "0") and self.s.phase == Phase.PAUSED:
+                elif value.lower() in RESUME_VALUES and self.s.phase == Phase.PAUSED:
                     self.resume()
                     decided = True
         self.s.handled_actions = handled
@@ -290,6 +297,79 @@ class _Tick:
             self.gate_failed()
         elif origin in (Phase.SHADOW, Phase.CANARY) and self.challenger_ready():
             self.analyse()
+
+    def promote_fully(self, value: str) -> bool:
+        """champion.dev/promote=<anything but step…>: 100% to the challenger, now."""
+        if self.s.phase in IN_FLIGHT and self.s.challenger and self.challenger_ready():
+            self.promote(
+                reasons.MANUAL_PROMOTE,
+                f"{self.s.challenger} promoted by annotation champion.dev/promote={value}",
+            )
+            return True
+        why = (
+            f"{self.s.challenger} is not Ready"
+            if self.s.phase in IN_FLIGHT and self.s.challenger
+            else f"the rollout is {self.s.phase or 'not started'}: nothing to promote"
+        )
+        self.record(
+            "ignored", reasons.MANUAL_PROMOTE, f"champion.dev/promote={value} ignored: {why}"
+        )
+        return False
+
+    def promote_step(self, value: str) -> bool:
+        """champion.dev/promote=step[:…]: one stage on. Shadow -> canary step 1, step i -> step
+        i+1, the last step -> 100% (without the final look: a person decided). The eval gate
+        is never skipped this way, and Pending or CapacityPending have no stage to leave."""
+        origin = observing(self.s)
+        if self.s.phase == Phase.PAUSED and origin is None:
+            origin = Phase.CANARY if self.s.step is not None else Phase.SHADOW
+        why = None
+        if origin == Phase.EVAL_GATE:
+            why = "the eval gate must pass first (a step promote never skips it; champion.dev/abort stops the rollout)"
+        elif origin not in (Phase.SHADOW, Phase.CANARY) or not self.s.challenger:
+            why = f"the rollout is {self.s.phase or 'not started'}: a step promote acts in Shadow, Canary or Paused"
+        if why is not None:
+            self.record(
+                "ignored", reasons.MANUAL_PROMOTE, f"champion.dev/promote={value} ignored: {why}"
+            )
+            return False
+        steps = self.spec.strategy.canary.steps
+        nxt = 0 if origin == Phase.SHADOW else (self.s.step or 0) + 1
+        if nxt >= len(steps):
+            return self.promote_fully(value)
+        self.s.step = nxt
+        self.s.phase = None  # a fresh start for the step
+        self.goto(
+            Phase.CANARY,
+            reasons.MANUAL_PROMOTE,
+            f"promoted to canary step {nxt + 1}/{len(steps)} by annotation champion.dev/promote={value}",
+        )
+        return True
+
+    def note_deferred_pause(self, value: str) -> None:
+        message = (
+            f"champion.dev/pause={value} noted while the rollout is {self.s.phase or 'not started'}: "
+            "it pauses on reaching EvalGate, Shadow or Canary"
+        )
+        if not any(h.message == message for h in self.s.history):
+            self.record("pause", reasons.MANUAL_PAUSE, message)
+
+    def deferred_pause(self) -> None:
+        """A pause asked for before the rollout could pause, now that it can: in the same
+        decision, so the new phase gets no more traffic than a paused one."""
+        value = self.obs.actions.get("pause")
+        if (
+            value is None
+            or value.lower() not in PAUSE_VALUES
+            or self.s.handled_actions.get("pause") == value
+            or self.s.phase not in PAUSABLE
+        ):
+            return
+        self.s.handled_actions = {**self.s.handled_actions, "pause": value}
+        self.pause(
+            reasons.MANUAL_PAUSE,
+            f"paused on reaching {self.where()} by annotation champion.dev/pause={value} (set before the rollout could pause)",
+        )
 
     def where(self) -> str:
         """The phase (and step) a rollout is in, as the messages say it."""
@@ -700,6 +780,10 @@ class _Tick:
         return True
 
     def run(self) -> None:
+        self.act()
+        self.deferred_pause()
+
+    def act(self) -> None:
         if self.manual_actions():
             return
         if self.target_changed():
