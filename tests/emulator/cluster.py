@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from champion.sandbox.prometheus import PrometheusServer
+from champion.sandbox.prometheus import PrometheusServer, target_groups
 from champion.sandbox.vllm_sim import Profile, SimulatedVLLM
 from tests.emulator.apiserver.errors import ApiStatusError
 from tests.emulator.apiserver.server import ApiServer
@@ -280,19 +280,7 @@ class ClusterStandIn:
 
     def _publish_targets(self) -> None:
         servers = [(r.key, r.address, r.port, r.labels) for r in self.running.values()]
-        groups = [
-            {
-                "targets": [f"{address}:{port}"],
-                "labels": {
-                    "model_version": labels.get(VERSION_LABEL, ""),
-                    "rollout": labels.get(ROLLOUT_LABEL, ""),
-                    "namespace": key[0],
-                },
-            }
-            for key, address, port, labels in sorted(
-                servers + self.kserve.targets(), key=lambda s: (s[0], s[1], s[2])
-            )
-        ]
+        groups = target_groups(servers + self.kserve.targets())
         if groups != self._targets and self.prometheus is not None:
             self.prometheus.write_targets(groups)
             self._targets = groups

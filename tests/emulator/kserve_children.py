@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -32,9 +31,11 @@ from champion.sandbox.kserve_process import (
     KSERVE_PORT,
     PREDICTOR_SUFFIX,
     PROFILE,
+    CrashLoop,
     KServeChild,
     ModelServerProcess,
     isvc_status,
+    probe,
 )
 from tests.emulator.apiserver.errors import ApiStatusError
 from tests.emulator.apiserver.server import ApiServer
@@ -57,7 +58,7 @@ class InferenceServiceController:
         # Binds the predictor's pods to nodes (scheduled, wanted); None: no GPU accounting.
         self.schedule = schedule
         self.running: dict[tuple[str, str], KServeChild] = {}
-        self._crashes: dict[tuple[str, str], tuple[int, float]] = {}
+        self._crashes = CrashLoop()
         self._session: aiohttp.ClientSession | None = None
 
     def _isvcs(self) -> list[dict[str, Any]] | None:
@@ -73,9 +74,7 @@ class InferenceServiceController:
         for key in list(self.running):
             if key not in wanted:
                 await self._stop(key)
-        for key in list(self._crashes):
-            if key not in wanted:
-                del self._crashes[key]
+        self._crashes.keep_only(set(wanted))
         for key, isvc in wanted.items():
             await self._ensure(key, isvc)
 
@@ -150,9 +149,8 @@ class InferenceServiceController:
             await self._stop(key)  # a pod template change rolls the pod
             child = None
         if child is None:
-            not_before = self._crashes.get(key, (0, 0.0))[1]
-            if time.monotonic() < not_before:
-                return  # CrashLoopBackOff: a server that cannot bind must not spin the CPU
+            if self._crashes.waiting(key):
+                return  # CrashLoopBackOff
             log_path = self.log_dir / f"kserve-{ns}-{name}.log" if self.log_dir else None
             process = ModelServerProcess(name, address, port, profile, log_path).start()
             child = KServeChild(key, process, labels)
@@ -161,17 +159,10 @@ class InferenceServiceController:
         child.labels = labels
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        child.ready = await child.process.ready(self._session)
-        code = child.process.exited()
-        if code is not None:
-            reason, message = "ModelServerExited", f"the model server exited with code {code}"
-            crashes = self._crashes.get(key, (0, 0.0))[0] + 1
-            self._crashes[key] = (crashes, time.monotonic() + min(30.0, 2.0**crashes))
+        reason, message, exited = await probe(child, self._session)
+        if exited:
+            self._crashes.crashed(key)
             await self._stop(key)  # started again later, as the kubelet restarts a container
-        elif not child.ready:
-            reason, message = "ModelServerStarting", "waiting for /v2/health/ready"
-        else:
-            reason, message = "", ""
         self._write_status(isvc, svc, child.ready, reason, message)
 
     def _write_status(

@@ -28,7 +28,7 @@ from aiohttp import web
 from champion.adapters.kube import KubeApi, resource_for
 from champion.sandbox.job_pods import JobPodRunner
 from champion.sandbox.kserve_cluster import KServeStandIn
-from champion.sandbox.prometheus import PrometheusServer
+from champion.sandbox.prometheus import PrometheusServer, target_groups
 from champion.sandbox.vllm_sim import Profile, SimulatedVLLM
 
 log = logging.getLogger("champion.sandbox")
@@ -136,19 +136,7 @@ class DataPlane:
 
     def _publish_targets(self) -> None:
         servers = [(s.key, s.address, s.port, s.labels) for s in self.servers.values()]
-        groups = [
-            {
-                "targets": [f"{address}:{port}"],
-                "labels": {
-                    "model_version": labels.get(VERSION_LABEL, ""),
-                    "rollout": labels.get(ROLLOUT_LABEL, ""),
-                    "namespace": key[0],
-                },
-            }
-            for key, address, port, labels in sorted(
-                servers + self.kserve.targets(), key=lambda s: (s[0], s[1], s[2])
-            )
-        ]
+        groups = target_groups(servers + self.kserve.targets())
         if groups != self._targets and self.prometheus is not None:
             self.prometheus.write_targets(groups)
             self._targets = groups

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import signal
 import subprocess
 import sys
@@ -20,22 +19,13 @@ from typing import Any
 from rich.console import Console
 
 from champion.adapters.kube import KubeApi, connect, resource_for
+from champion.sandbox.controlplane import tool as _tool
 from champion.sandbox.demo_view import Timeline
 from champion.sandbox.lifecycle import operator_command, read_env
 
 ROOT = Path(__file__).resolve().parents[3]
 ROLLOUT = resource_for("champion.dev/v1alpha1", "Rollout")
 TERMINAL = {"Succeeded", "RolledBack", "Aborted"}
-
-
-def _tool(name: str) -> str:
-    local = ROOT / ".tools" / "bin" / name
-    if local.exists():
-        return str(local)
-    found = shutil.which(name)
-    if not found:
-        raise SystemExit(f"{name} not found: run `bash hack/install-tools.sh` (or `make demo`)")
-    return found
 
 
 def _champion() -> list[str]:

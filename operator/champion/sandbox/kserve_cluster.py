@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,9 +25,11 @@ from champion.sandbox.kserve_process import (
     KSERVE_PORT,
     PREDICTOR_SUFFIX,
     PROFILE,
+    CrashLoop,
     KServeChild,
     ModelServerProcess,
     isvc_status,
+    probe,
 )
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ class KServeStandIn:
         self.api = api
         self.log_dir = log_dir
         self.running: dict[Key, KServeChild] = {}
-        self._crashes: dict[Key, tuple[int, float]] = {}
+        self._crashes = CrashLoop()
         self._session: aiohttp.ClientSession | None = None
 
     async def reconcile(self, view: ClusterView) -> None:
@@ -137,9 +138,7 @@ class KServeStandIn:
         for key in list(self.running):
             if key not in wanted:
                 await self._stop(key)
-        for key in list(self._crashes):
-            if key not in wanted:
-                del self._crashes[key]
+        self._crashes.keep_only(set(wanted))
         for key, isvc in wanted.items():
             if not isvc["metadata"].get("deletionTimestamp"):
                 await self._ensure(key, isvc, view)
@@ -175,9 +174,8 @@ class KServeStandIn:
             await self._stop(key)  # a pod template change rolls the pod
             child = None
         if child is None:
-            not_before = self._crashes.get(key, (0, 0.0))[1]
-            if time.monotonic() < not_before:
-                return  # CrashLoopBackOff: a server that cannot bind must not spin the CPU
+            if self._crashes.waiting(key):
+                return  # CrashLoopBackOff
             log_path = self.log_dir / f"kserve-{ns}-{name}.log"
             process = ModelServerProcess(name, address, KSERVE_PORT, profile, log_path).start()
             child = KServeChild(key, process, labels)
@@ -188,17 +186,10 @@ class KServeStandIn:
         child.labels = labels
         if self._session is None:
             self._session = aiohttp.ClientSession()
-        child.ready = await child.process.ready(self._session)
-        code = child.process.exited()
-        if code is not None:
-            reason, message = "ModelServerExited", f"the model server exited with code {code}"
-            crashes = self._crashes.get(key, (0, 0.0))[0] + 1
-            self._crashes[key] = (crashes, time.monotonic() + min(30.0, 2.0**crashes))
+        reason, message, exited = await probe(child, self._session)
+        if exited:
+            self._crashes.crashed(key)
             await self._stop(key)  # started again later, as the kubelet restarts a container
-        elif not child.ready:
-            reason, message = "ModelServerStarting", "waiting for /v2/health/ready"
-        else:
-            reason, message = "", ""
         await self._write_status(isvc, svc, child.ready, reason, message)
 
     async def _write_status(

@@ -12,6 +12,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -158,3 +159,34 @@ class KServeChild:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class CrashLoop:
+    """A kubelet's CrashLoopBackOff for model-server processes: a server that cannot bind is
+    restarted after 2, 4, 8… seconds (at most 30), not in a loop that spins the CPU."""
+
+    def __init__(self) -> None:
+        self._crashes: dict[tuple[str, str], tuple[int, float]] = {}
+
+    def waiting(self, key: tuple[str, str]) -> bool:
+        return time.monotonic() < self._crashes.get(key, (0, 0.0))[1]
+
+    def crashed(self, key: tuple[str, str]) -> None:
+        crashes = self._crashes.get(key, (0, 0.0))[0] + 1
+        self._crashes[key] = (crashes, time.monotonic() + min(30.0, 2.0**crashes))
+
+    def keep_only(self, keys: set[tuple[str, str]]) -> None:
+        for key in list(self._crashes):
+            if key not in keys:
+                del self._crashes[key]
+
+
+async def probe(child: KServeChild, session: aiohttp.ClientSession) -> tuple[str, str, bool]:
+    """(reason, message, exited) of a running model server; reason "" when it is ready."""
+    child.ready = await child.process.ready(session)
+    code = child.process.exited()
+    if code is not None:
+        return "ModelServerExited", f"the model server exited with code {code}", True
+    if not child.ready:
+        return "ModelServerStarting", "waiting for /v2/health/ready", False
+    return "", "", False

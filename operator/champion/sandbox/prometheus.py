@@ -110,3 +110,23 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+
+
+ServerTarget = tuple[tuple[str, str], str, int, dict[str, str]]
+"""(namespace/name key, address, port, pod labels) of one model server."""
+
+
+def target_groups(servers: list[ServerTarget]) -> list[dict[str, Any]]:
+    """file_sd groups with the labels relabelling adds in a cluster: model_version, rollout,
+    namespace (from the pod labels the operator sets)."""
+    return [
+        {
+            "targets": [f"{address}:{port}"],
+            "labels": {
+                "model_version": labels.get("champion.dev/model-version", ""),
+                "rollout": labels.get("champion.dev/rollout", ""),
+                "namespace": key[0],
+            },
+        }
+        for key, address, port, labels in sorted(servers, key=lambda s: (s[0], s[1], s[2]))
+    ]
