@@ -1067,3 +1067,24 @@ def test_a_pause_set_while_pending_with_a_gate_pauses_in_the_gate() -> None:
     s = _act(GATED, status(Phase.PENDING), 1, actions={"pause": "true"})
     assert (s.phase, s.paused_from) == (Phase.PAUSED, Phase.EVAL_GATE), s.message
     assert s.weights.challenger == 0 and s.mirror_percent == 0
+
+
+# --- the phases the schema allows are the ones the machine holds --------------------------------
+
+
+def test_every_phase_the_schema_allows_is_one_the_machine_holds() -> None:
+    """Promoting and RollingBack were documented and in the CRD's enum, but no decision ever
+    stored them (promote() passed through Promoting within one call; RollingBack was never
+    set): a status never reads them, and nothing waits in them."""
+    from pathlib import Path
+
+    import yaml
+
+    from champion.domain.rollout.machine import PROGRESSING
+
+    crd = yaml.safe_load((Path(__file__).parents[2] / "crds" / "rollouts.yaml").read_text())
+    status_schema = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["status"]
+    allowed = set(status_schema["properties"]["phase"]["enum"])
+    held = {str(p) for p in PROGRESSING if p is not None}
+    assert allowed == held
+    assert {str(p) for p in Phase} == held

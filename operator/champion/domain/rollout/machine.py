@@ -1,7 +1,7 @@
 """The Rollout state machine: decide(spec, status, observations, now) -> Decision. Pure.
 
-Pending -> [CapacityPending] -> [EvalGate] -> [Shadow] -> Canary(step i) -> Promoting -> Succeeded
-                                 any analysis rollback -> RollingBack -> RolledBack
+Pending -> [CapacityPending] -> [EvalGate] -> [Shadow] -> Canary(step i) -> Succeeded
+                                 any analysis rollback -> RolledBack
 Paused (annotation or a paused step), Aborted (annotation). A first rollout (no
 champion) goes straight to 100% once the version is Ready. All progress lives
 in status, so deciding again with the same inputs gives the same answer.
@@ -38,8 +38,6 @@ IN_FLIGHT = {
     Phase.SHADOW,
     Phase.CANARY,
     Phase.PAUSED,
-    Phase.PROMOTING,
-    Phase.ROLLING_BACK,
 }
 NO_EVIDENCE = {
     reasons.PROMETHEUS_UNAVAILABLE: "Prometheus unavailable: the metrics could not be read",
@@ -49,7 +47,7 @@ NO_EVIDENCE = {
 """Why an interval had no evidence, by the Analysis condition's reason (its message has more)."""
 INCONCLUSIVE = {reasons.INSUFFICIENT_EVIDENCE, reasons.SAMPLE_RATIO_MISMATCH}
 """Judge verdicts that are no evidence either way: counted towards maxInconclusive."""
-SERVING_CHALLENGER = {Phase.EVAL_GATE, Phase.SHADOW, Phase.CANARY, Phase.PAUSED, Phase.PROMOTING}
+SERVING_CHALLENGER = {Phase.EVAL_GATE, Phase.SHADOW, Phase.CANARY, Phase.PAUSED}
 
 
 def _srm_flagged(analysis_state: dict[str, Any] | None) -> bool:
@@ -211,7 +209,6 @@ class _Tick:
     def promote(self, reason: str, message: str) -> None:
         old = self.s.champion
         new = self.s.challenger
-        self.s.phase = Phase.PROMOTING
         if old and old != new:
             self.s.retired = sorted({*self.s.retired, old})
             self.stages[old] = Stage.RETIRED
@@ -986,7 +983,7 @@ def _conditions(t: _Tick) -> None:
         t.events.append(("Warning", problem[0], problem[1]))
     facts = t.obs.facts(s.champion)
     serving = facts is None or facts.serving
-    ready = s.champion is not None and phase not in (Phase.ROLLING_BACK,) and serving
+    ready = s.champion is not None and serving
     if ready:
         message = f"{s.champion} serves {s.weights.champion}% of traffic"
         if facts is not None and facts.deleting:
