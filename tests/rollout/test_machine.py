@@ -15,6 +15,7 @@ from champion.domain.judge import Counts, Histogram, Judge
 from champion.domain.placement import Admission
 from champion.domain.rollout.machine import decide, judge_config
 from champion.domain.rollout.observations import EvalState, Observations, VersionFacts
+from champion.domain.rollout.transitions import Event
 
 T0 = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
 
@@ -403,52 +404,6 @@ def test_gpu_hours_accrue_while_the_challenger_runs() -> None:
     )
     assert d.status.gpu_hours == pytest.approx(2.0)  # 2 replicas x 1 GPU x 1 h
     assert d.status.cost == pytest.approx(4.0)
-
-
-SIGNALS = st.sampled_from(
-    ["ok", "bad", "down", "none", "notready", "abort", "promote", "pause", "resume", "retry"]
-)
-
-
-@settings(max_examples=60, deadline=None)
-@given(st.lists(SIGNALS, min_size=1, max_size=25))
-def test_invariants_hold_for_any_sequence_of_signals(signals: list[str]) -> None:
-    s = status(Phase.SUCCEEDED, "v1", None)
-    now = T0
-    promotions = 0
-    for i, sig in enumerate(signals):
-        now += timedelta(seconds=31)
-        ready = ("v1",) if sig == "notready" else ("v1", "v2")
-        actions = (
-            {"abort": str(i)}
-            if sig == "abort"
-            else {"promote": str(i)}
-            if sig == "promote"
-            else {"pause": "true"}
-            if sig == "pause"
-            else {"pause": "false"}
-            if sig == "resume"
-            else {"retry": str(i)}
-            if sig == "retry"
-            else {}
-        )
-        metrics = {"ok": ERRORS_OK, "bad": ERRORS_BAD, "none": {"errors": None}}.get(sig)
-        obs = Observations(
-            facts(*ready),
-            actions=actions,
-            metrics=metrics,
-            metrics_error="down" if sig == "down" else None,
-        )
-        d = decide(SPEC, s, obs, now, 1)
-        twice = decide(SPEC, s, obs, now, 1)
-        assert twice.status == d.status, "deciding twice on the same inputs must agree"
-        w = d.status.weights
-        assert w.champion + w.challenger == 100
-        if w.challenger > 0:
-            assert "v2" in ready and d.status.challenger is not None
-        promotions += d.stage_updates.get("v2") == Stage.CHAMPION
-        s = d.status
-    assert promotions <= 1
 
 
 GATED = SPEC.model_copy(
@@ -1088,3 +1043,191 @@ def test_every_phase_the_schema_allows_is_one_the_machine_holds() -> None:
     held = {str(p) for p in PROGRESSING if p is not None}
     assert allowed == held
     assert {str(p) for p in Phase} == held
+
+
+# --- invariants over any sequence of signals, at every phase ------------------------------------
+
+
+def _spec_variant(name: str) -> RolloutSpec:
+    spec = (GATED if name.startswith("gated") else SPEC).model_copy(deep=True)
+    if name in ("no shadow", "gated, no shadow"):
+        spec.strategy.shadow = None
+    if name == "step pauses":
+        spec.strategy.canary.steps[0].pause = True
+        spec.strategy.canary.steps[1].pause = True
+    if name == "pause on inconclusive":
+        spec.analysis.on_inconclusive = "pause"  # type: ignore[assignment]
+    return spec
+
+
+SPECS = st.sampled_from(
+    ["plain", "gated", "gated, no shadow", "no shadow", "step pauses", "pause on inconclusive"]
+)
+SIGNALS = st.sampled_from(
+    [
+        "ok", "ok", "ok", "ok", "ok", "idle", "idle",  # healthy intervals, so rollouts finish
+        "bad", "down", "none", "no traffic", "srm", "notready",
+        "abort", "promote", "step", "pause", "resume", "retry",
+        "gate passed", "gate passed", "gate failed", "gate running", "no capacity",
+        "v1", "v3",  # spec.modelVersion back to the first champion, or a third version
+    ]
+)  # fmt: skip
+ADVANCING = {Event.SHADOW_DONE, Event.STEP_DONE, Event.STEP_PAUSE, Event.FINAL_PAUSE}
+NO_EVIDENCE_SIGNALS = {"down", "none", "no traffic"}
+"""Intervals that never have evidence ("srm" only once the check has flagged it in a canary)."""
+
+
+def _interval(sig: str, weight: int) -> dict[str, Counts | None] | None:
+    """This interval's counts, split as the route says (Shadow: the mirror's 9%)."""
+    share = weight or 9
+    if sig == "ok":
+        return {"errors": Counts(share / 10, share * 10, (100 - share) / 10, (100 - share) * 10)}
+    if sig == "srm":  # the gateway sends the challenger half its weight
+        return {"errors": Counts(share / 20, share * 5, (100 - share) / 10, (100 - share) * 10)}
+    return {"bad": ERRORS_BAD, "none": {"errors": None}, "no traffic": {"errors": Counts(0, 0, 0, 0)}}.get(sig)  # type: ignore[return-value]  # fmt: skip
+
+
+def _seed(name: str) -> RolloutStatus:
+    """Where a sequence starts: every phase, as the machine leaves it there."""
+    paused = {"pausedFrom": "Canary", "pauseReason": "ManualPause"}
+    return {
+        "first rollout": lambda: status(None, None, None),
+        "succeeded": lambda: status(Phase.SUCCEEDED, "v1", None),
+        "pending": lambda: status(Phase.PENDING),
+        "capacity pending": lambda: status(Phase.CAPACITY_PENDING),
+        "eval gate": lambda: status(Phase.EVAL_GATE),
+        "shadow": lambda: status(Phase.SHADOW),
+        "shadow, no evidence": lambda: status(Phase.SHADOW, inconclusiveCount=2),
+        "step 1": lambda: status(Phase.CANARY, step=0),
+        "last step": lambda: status(Phase.CANARY, step=1, analysisState=SEEN_ERRORS_OK),
+        "last step, no evidence": lambda: status(Phase.CANARY, step=1, inconclusiveCount=2),
+        "paused in the gate": lambda: status(Phase.PAUSED, **{**paused, "pausedFrom": "EvalGate"}),
+        "paused in shadow": lambda: status(Phase.PAUSED, **{**paused, "pausedFrom": "Shadow"}),
+        "paused at step 1": lambda: status(Phase.PAUSED, step=0, **paused),
+        "paused after the last step": lambda: status(
+            Phase.PAUSED,
+            step=1,
+            analysisState=SEEN_ERRORS_OK,
+            **{**paused, "pauseReason": "StepPause"},
+        ),
+        "rolled back": lambda: status(Phase.ROLLED_BACK),
+        "aborted": lambda: status(Phase.ABORTED),
+    }[name]()
+
+
+SEEDS = st.sampled_from(
+    [
+        "first rollout", "succeeded", "succeeded", "pending", "capacity pending", "eval gate",
+        "shadow", "shadow, no evidence", "step 1", "last step", "last step, no evidence",
+        "paused in the gate", "paused in shadow", "paused at step 1", "paused after the last step",
+        "rolled back", "aborted",
+    ]
+)  # fmt: skip
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    SPECS,
+    SEEDS,
+    st.lists(st.tuples(SIGNALS, st.sampled_from([11, 31, 65])), min_size=1, max_size=40),
+)
+def test_invariants_hold_for_any_sequence_of_signals(
+    variant: str, seed: str, signals: list[tuple[str, int]]
+) -> None:
+    """Gated specs, step pauses, pauses, SRM, Prometheus down and every manual action, from
+    every phase: each move is a row of the table and the rollout's promises hold."""
+    from champion.domain.rollout.machine import PAUSABLE
+    from champion.domain.rollout.transitions import TRANSITIONS
+
+    spec = _spec_variant(variant)
+    gated = bool(spec.strategy.eval_gate)
+    s = _seed(seed)
+    now = T0
+    promotions: dict[str, int] = {}
+    in_flight = s.phase not in (None, Phase.SUCCEEDED, Phase.ROLLED_BACK, Phase.ABORTED)
+    starts: dict[str, int] = {s.challenger: 1} if s.challenger and in_flight else {}
+    # A sequence that starts past the gate had it passed (or had none).
+    gate_passed = s.phase in (Phase.SHADOW, Phase.CANARY) or s.paused_from in (
+        Phase.SHADOW,
+        Phase.CANARY,
+    )
+    for i, (sig, dt) in enumerate(signals):
+        now += timedelta(seconds=dt)
+        if sig in ("v1", "v3"):
+            spec = spec.model_copy(update={"model_version": sig})
+        target = spec.model_version
+        ready = ("v1",) if sig == "notready" else ("v1", "v2", "v3")
+        actions = {
+            "abort": {"abort": str(i)},
+            "promote": {"promote": str(i)},
+            "step": {"promote": f"step:{i}"},
+            "pause": {"pause": "true"},
+            "resume": {"pause": "false"},
+            "retry": {"retry": str(i)},
+        }.get(sig, {})
+        evals = {
+            "gate passed": {"qa": EvalState("passed", score=1.0)},
+            "gate failed": {"qa": EvalState("failed", "score 0.1 < minScore 0.9", ("q1",))},
+            "gate running": {"qa": EvalState("running")},
+        }.get(sig, {})
+        obs = Observations(
+            facts(*ready),
+            actions=actions,
+            metrics=_interval(sig, s.weights.challenger),
+            metrics_error="Prometheus unreachable" if sig == "down" else None,
+            evals=evals,  # type: ignore[arg-type]
+            admission=Admission(False, "1 GPU free") if sig == "no capacity" else None,
+        )
+        d = decide(spec, s, obs, now, 1)
+        twice = decide(spec, s, obs, now, 1)
+        assert twice.status == d.status, "deciding twice on the same inputs must agree"
+        after = d.status
+        w = after.weights
+        if after.champion:
+            assert w.champion + w.challenger == 100
+        else:  # a first rollout: nothing serves until the version is promoted
+            assert (w.champion, w.challenger, after.mirror_percent) == (0, 0, 0)
+        if w.challenger > 0:
+            assert after.challenger in ready and after.challenger is not None
+        # Every move is a row of the table (the machine cannot make another), in sequence.
+        phase = s.phase
+        for source, event, to in d.transitions:
+            assert TRANSITIONS[(source, event)] == to
+            assert source == (Phase(phase) if phase else None), (phase, d.transitions)
+            phase = to
+        assert phase == after.phase
+        events = {e for _, e, _ in d.transitions}
+        # The eval gate is never skipped: no production traffic before it passed.
+        if Event.NEW_VERSION in events or Event.RETRY in events:
+            gate_passed = False
+            starts[target] = starts.get(target, 0) + 1
+        gate_passed |= bool(events & {Event.GATE_PASSED_SHADOW, Event.GATE_PASSED_CANARY})
+        if gated and after.challenger and (w.challenger or after.mirror_percent):
+            assert gate_passed, d.transitions
+        assert Event.PROMOTE_STEP not in events or s.paused_from != Phase.EVAL_GATE
+        # No evidence, no more traffic: nothing advances on an interval without evidence,
+        # nor while the last one had none or the sample-ratio check is flagged.
+        if sig in NO_EVIDENCE_SIGNALS:
+            assert not events & (ADVANCING | {Event.FINAL_PROMOTES}), (sig, d.transitions)
+        if events & ADVANCING:
+            assert after.inconclusive_count == 0
+            assert not ((after.analysis_state or {}).get("srm") or {}).get("flag")
+        if ((s.analysis_state or {}).get("srm") or {}).get("flag"):
+            assert Event.FINAL_PROMOTES not in events, "promoted with broken routing"
+        # Paused: where from is known, and its weight is the one it paused at.
+        if after.phase == Phase.PAUSED:
+            assert after.paused_from in PAUSABLE and after.pause_reason
+            if s.phase == Phase.PAUSED:
+                assert after.step == s.step and after.paused_from == s.paused_from
+        else:
+            assert after.paused_from is None and after.pause_reason is None
+        if after.phase == Phase.EVAL_GATE:
+            assert (w.challenger, after.mirror_percent) == (0, 0)
+        conditions = {c.type: c for c in after.conditions}
+        assert conditions["Progressing"].message and conditions["Degraded"].message
+        for version, stage in d.stage_updates.items():
+            promotions[version] = promotions.get(version, 0) + (stage == Stage.CHAMPION)
+        assert target == spec.model_version
+        s = stored(after) if i % 2 else after  # sometimes as the API server hands it back
+        # A version becomes champion at most once per rollout of it.
+        assert all(n <= starts.get(v, 0) for v, n in promotions.items()), (promotions, starts)

@@ -3,8 +3,9 @@
 Pending -> [CapacityPending] -> [EvalGate] -> [Shadow] -> Canary(step i) -> Succeeded
                                  any analysis rollback -> RolledBack
 Paused (annotation or a paused step), Aborted (annotation). A first rollout (no
-champion) goes straight to 100% once the version is Ready. All progress lives
-in status, so deciding again with the same inputs gives the same answer.
+champion) goes straight to 100% once the version is Ready. Every phase change is a
+row of transitions.TRANSITIONS (`_Tick.goto` looks it up). All progress lives in
+status, so deciding again with the same inputs gives the same answer.
 """
 
 from __future__ import annotations
@@ -28,17 +29,12 @@ from champion.api.v1alpha1.rollout import (
 from champion.domain.conditions import get_condition, parse_time, rfc3339, set_condition
 from champion.domain.judge import Judge, JudgeConfig, MetricConfig, Verdict
 from champion.domain.metrics_catalog import expand
+from champion.domain.rollout import transitions
 from champion.domain.rollout.observations import Decision, Observations, Traffic
+from champion.domain.rollout.transitions import Event, next_phase
 
 HISTORY_LIMIT = 30
-IN_FLIGHT = {
-    Phase.PENDING,
-    Phase.CAPACITY_PENDING,
-    Phase.EVAL_GATE,
-    Phase.SHADOW,
-    Phase.CANARY,
-    Phase.PAUSED,
-}
+IN_FLIGHT = set(transitions.IN_FLIGHT)
 NO_EVIDENCE = {
     reasons.PROMETHEUS_UNAVAILABLE: "Prometheus unavailable: the metrics could not be read",
     reasons.INSUFFICIENT_EVIDENCE: "no traffic or no data on both versions",
@@ -110,18 +106,24 @@ class _Tick:
         self.verdict: Verdict | None = None
         self.waiting = False
         """Shadow or Canary whose time is up, waiting for an interval with evidence."""
+        self.transitions: list[tuple[Phase | None, Event, Phase]] = []
 
     # --- helpers ----------------------------------------------------------------------------
-    def goto(self, phase: Phase, reason: str, message: str, warning: bool = False) -> None:
+    def goto(self, event: Event, reason: str, message: str, warning: bool = False) -> Phase:
+        """The one way the phase changes: to what TRANSITIONS says for (phase, event). The new
+        phase's (or step's) time starts now."""
+        source = Phase(self.s.phase) if self.s.phase else None
+        phase = next_phase(source, event)
+        self.transitions.append((source, event, phase))
         if phase != Phase.PAUSED:
             self.s.paused_from = None
             self.s.pause_reason = None
-        if self.s.phase != phase:
-            self.s.phase = phase
-            self.s.phase_started_at = self.stamp
+        self.s.phase = phase
+        self.s.phase_started_at = self.stamp
         self.s.message = message
         self.record("transition", reason, message)
         self.events.append(("Warning" if warning else "Normal", reason, message))
+        return phase
 
     def record(
         self, decision: str, reason: str, message: str, verdict: Verdict | None = None
@@ -196,7 +198,7 @@ class _Tick:
         self.s.last_analysis_at = None
 
     # --- transitions -----------------------------------------------------------------------------
-    def start(self, version: str, reason: str, message: str) -> None:
+    def start(self, event: Event, version: str, reason: str, message: str) -> None:
         self.s.challenger = version
         self.s.step = None
         self.s.rollout_started_at = self.stamp
@@ -204,9 +206,9 @@ class _Tick:
         self.s.cost = 0.0
         self.s.cost_updated_at = self.stamp
         self.reset_analysis()
-        self.goto(Phase.PENDING, reason, message)
+        self.goto(event, reason, message)
 
-    def promote(self, reason: str, message: str) -> None:
+    def promote(self, event: Event, reason: str, message: str) -> None:
         old = self.s.champion
         new = self.s.challenger
         if old and old != new:
@@ -221,15 +223,15 @@ class _Tick:
         self.s.challenger = None
         self.s.step = None
         self.reset_analysis()
-        self.goto(Phase.SUCCEEDED, reason, message)
+        self.goto(event, reason, message)
         self.finished = "Succeeded"
 
-    def rollback(self, reason: str, message: str, phase: Phase = Phase.ROLLED_BACK) -> None:
+    def rollback(self, event: Event, reason: str, message: str) -> None:
+        """Back to the champion alone: RolledBack, or Aborted (the table says which)."""
         if self.s.challenger:
             self.stages[self.s.challenger] = Stage.ROLLED_BACK
         self.s.step = None
-        self.goto(phase, reason, message, warning=True)
-        self.finished = phase.value
+        self.finished = self.goto(event, reason, message, warning=True).value
 
     # --- the tick --------------------------------------------------------------------------------
     def manual_actions(self) -> bool:
@@ -243,15 +245,16 @@ class _Tick:
             handled[action] = value
             if action == "abort" and self.s.phase in IN_FLIGHT and self.s.challenger:
                 self.rollback(
+                    Event.ABORT,
                     reasons.MANUAL_ABORT,
                     f"aborted by annotation champion.dev/abort={value}; {self.s.champion or 'no champion'} keeps all traffic",
-                    Phase.ABORTED,
                 )
                 decided = True
             elif action == "retry" and self.s.phase in (Phase.ROLLED_BACK, Phase.ABORTED):
                 target = self.spec.model_version
                 if target != self.s.champion:
                     self.start(
+                        Event.RETRY,
                         target,
                         reasons.MANUAL_RETRY,
                         f"retrying the rollout to {target} (annotation champion.dev/retry={value})",
@@ -275,6 +278,7 @@ class _Tick:
                     )
                     self.s.handled_actions = handled
                     self.pause(
+                        Event.PAUSE,
                         reasons.MANUAL_PAUSE,
                         f"paused in {self.where()} by annotation champion.dev/pause={value}",
                     )
@@ -295,10 +299,11 @@ class _Tick:
         elif origin in (Phase.SHADOW, Phase.CANARY) and self.challenger_ready():
             self.analyse()
 
-    def promote_fully(self, value: str) -> bool:
+    def promote_fully(self, value: str, event: Event = Event.PROMOTE) -> bool:
         """champion.dev/promote=<anything but step…>: 100% to the challenger, now."""
         if self.s.phase in IN_FLIGHT and self.s.challenger and self.challenger_ready():
             self.promote(
+                event,
                 reasons.MANUAL_PROMOTE,
                 f"{self.s.challenger} promoted by annotation champion.dev/promote={value}",
             )
@@ -333,11 +338,10 @@ class _Tick:
         steps = self.spec.strategy.canary.steps
         nxt = 0 if origin == Phase.SHADOW else (self.s.step or 0) + 1
         if nxt >= len(steps):
-            return self.promote_fully(value)
+            return self.promote_fully(value, Event.PROMOTE_STEP_LAST)
         self.s.step = nxt
-        self.s.phase = None  # a fresh start for the step
         self.goto(
-            Phase.CANARY,
+            Event.PROMOTE_STEP,
             reasons.MANUAL_PROMOTE,
             f"promoted to canary step {nxt + 1}/{len(steps)} by annotation champion.dev/promote={value}",
         )
@@ -364,6 +368,7 @@ class _Tick:
             return
         self.s.handled_actions = {**self.s.handled_actions, "pause": value}
         self.pause(
+            Event.PAUSE,
             reasons.MANUAL_PAUSE,
             f"paused on reaching {self.where()} by annotation champion.dev/pause={value} (set before the rollout could pause)",
         )
@@ -375,11 +380,11 @@ class _Tick:
             return f"canary step {self.s.step + 1}/{len(self.spec.strategy.canary.steps)}"
         return str(phase)
 
-    def pause(self, reason: str, message: str, warning: bool = False) -> None:
+    def pause(self, event: Event, reason: str, message: str, warning: bool = False) -> None:
         """Holds where it is: the weights stay, and resuming returns here (status.pausedFrom)."""
         self.s.paused_from = Phase(self.s.phase) if self.s.phase else None
         self.s.pause_reason = reason
-        self.goto(Phase.PAUSED, reason, message, warning)
+        self.goto(event, reason, message, warning)
 
     def resume(self) -> None:
         origin, why = self.s.paused_from, self.s.pause_reason
@@ -396,17 +401,21 @@ class _Tick:
             else:
                 origin = Phase.SHADOW
         if why == reasons.STEP_PAUSE and origin == Phase.CANARY:
-            self.step_done(reasons.MANUAL_RESUME, paused=True)
+            self.step_done(paused=True)
             if self.s.phase == Phase.PAUSED:  # the final look could not promote yet
                 self.goto(
-                    Phase.CANARY,
+                    Event.RESUME_CANARY,
                     reasons.MANUAL_RESUME,
                     f"resumed; the final look cannot promote yet: {self.s.message}",
                 )
             return
         # Back where it paused: the phase's (or step's) time starts again, the judge's
         # state is kept. Nothing is skipped: a step paused half-way runs its full time.
-        self.goto(origin, reasons.MANUAL_RESUME, f"resumed: back in {self.where()}")
+        event = {Phase.EVAL_GATE: Event.RESUME_GATE, Phase.SHADOW: Event.RESUME_SHADOW}.get(
+            origin, Event.RESUME_CANARY
+        )
+        self.s.paused_from = origin  # for where()
+        self.goto(event, reasons.MANUAL_RESUME, f"resumed: back in {self.where()}")
 
     def target_changed(self) -> bool:
         desired = self.spec.model_version
@@ -416,7 +425,7 @@ class _Tick:
                 self.s.challenger = None
                 self.s.step = None
                 self.goto(
-                    Phase.SUCCEEDED,
+                    Event.BACK_TO_CHAMPION,
                     reasons.STABLE,
                     f"spec.modelVersion is the champion {desired}: nothing to roll out",
                 )
@@ -424,9 +433,9 @@ class _Tick:
             if desired == self.s.champion and self.s.challenger and self.s.phase in IN_FLIGHT:
                 # The desired version went back to the champion: drop the challenger.
                 self.rollback(
+                    Event.BACK_TO_CHAMPION,
                     reasons.SUPERSEDED,
                     f"spec.modelVersion is back to the champion {desired}; challenger {self.s.challenger} removed",
-                    Phase.ABORTED,
                 )
                 return True
             return False
@@ -440,6 +449,7 @@ class _Tick:
                 )
             )
         self.start(
+            Event.NEW_VERSION,
             desired,
             reasons.ROLLOUT_PENDING,
             f"rolling out {desired}"
@@ -461,24 +471,26 @@ class _Tick:
             return
         adm = self.obs.admission
         if adm is not None and not adm.fits:
-            self.goto(Phase.CAPACITY_PENDING, reasons.CAPACITY_PENDING, adm.message, warning=True)
+            self.goto(Event.NO_CAPACITY, reasons.CAPACITY_PENDING, adm.message, warning=True)
             return
         if self.s.champion is None:
             if facts.ready:
                 self.promote(
-                    reasons.FIRST_ROLLOUT, f"first rollout: {name} is Ready and serves 100%"
+                    Event.FIRST_READY,
+                    reasons.FIRST_ROLLOUT,
+                    f"first rollout: {name} is Ready and serves 100%",
                 )
             else:
                 self.s.message = f"first rollout: waiting for {name} to become Ready"
             return
         if self.spec.strategy.eval_gate and self.spec.strategy.eval_gate.suites:
             self.goto(
-                Phase.EVAL_GATE,
+                Event.VALID_GATED,
                 reasons.EVAL_GATE_RUNNING,
                 f"evaluating {name} with {', '.join(self.spec.strategy.eval_gate.suites)} before any production traffic",
             )
             return
-        self.after_gate()
+        self.after_gate(gated=False)
 
     def gate_failed(self) -> bool:
         """Rolls back if a gate suite failed; True if it did."""
@@ -497,6 +509,7 @@ class _Tick:
                 parts.append(f"{name}: {st.message}{cases}")
             self.s.verdict = "rollback"
             self.rollback(
+                Event.GATE_FAILED,
                 reasons.EVAL_GATE_FAILED,
                 f"eval gate failed before any production traffic: {' | '.join(parts)}",
             )
@@ -517,11 +530,12 @@ class _Tick:
             )
             self.events.append(("Normal", reasons.EVAL_GATE_PASSED, f"eval gate passed: {scores}"))
             self.record("transition", reasons.EVAL_GATE_PASSED, f"eval gate passed: {scores}")
-            self.after_gate()
+            self.after_gate(gated=True)
             return
         timeout = gate.timeout_seconds if gate else 0
         if self.elapsed() >= timeout:
             self.rollback(
+                Event.GATE_TIMED_OUT,
                 reasons.EVAL_GATE_FAILED,
                 f"eval gate timed out after {timeout}s (spec.strategy.evalGate.timeoutSeconds)",
             )
@@ -529,17 +543,18 @@ class _Tick:
         done = sum(1 for st in states.values() if st is not None and st.status == "passed")
         self.s.message = f"evaluating {self.s.challenger}: {done}/{len(suites)} suites passed; no production traffic until all pass"
 
-    def after_gate(self) -> None:
+    def after_gate(self, gated: bool) -> None:
+        """On to production traffic: Shadow, or canary step 1 when there is no shadow."""
         shadow = self.spec.strategy.shadow
         if shadow is not None and shadow.duration_seconds > 0:
             self.goto(
-                Phase.SHADOW,
+                Event.GATE_PASSED_SHADOW if gated else Event.VALID_SHADOW,
                 reasons.SHADOW_STARTED,
                 f"shadow: mirroring {shadow.mirror_percent}% of requests to {self.s.challenger} for {shadow.duration_seconds}s",
             )
         else:
             self.s.step = -1
-            self.next_step(reasons.CANARY_STEP)
+            self.next_step(Event.GATE_PASSED_CANARY if gated else Event.VALID_CANARY)
 
     def time_up(self) -> bool:
         """The shadow's (or the current step's) durationSeconds has passed."""
@@ -589,13 +604,14 @@ class _Tick:
             self.events.append(("Warning", code, message))
         return True
 
-    def step_done(self, reason: str, paused: bool = False) -> None:
+    def step_done(self, paused: bool = False) -> None:
         """The current canary step's time is up. `paused`: its own pause is over (resumed)."""
         steps = self.spec.strategy.canary.steps
         i = self.s.step or 0
         last = i + 1 >= len(steps)
         if steps[i].pause and not paused and not last:
             self.pause(
+                Event.STEP_PAUSE,
                 reasons.STEP_PAUSE,
                 f"step {i + 1}/{len(steps)} done; paused until champion.dev/pause=false or champion.dev/promote",
             )
@@ -604,19 +620,16 @@ class _Tick:
             # the analysis would make, not one it may still refuse.
             self.final_look(hold=steps[i].pause and not paused)
         else:
-            self.next_step(reason)
+            self.next_step(Event.RESUME_STEP if paused else Event.STEP_DONE)
 
-    def next_step(self, reason: str) -> None:
+    def next_step(self, event: Event) -> None:
+        """Into the canary step after status.step (-1: the first); there always is one."""
         steps = self.spec.strategy.canary.steps
         nxt = (self.s.step if self.s.step is not None else -1) + 1
-        if nxt >= len(steps):
-            self.final_look()
-            return
         self.s.step = nxt
-        self.s.phase = None  # force a fresh phase start for the step
         self.goto(
-            Phase.CANARY,
-            reason,
+            event,
+            reasons.CANARY_STEP if event != Event.RESUME_STEP else reasons.MANUAL_RESUME,
             f"canary step {nxt + 1}/{len(steps)}: {steps[nxt].weight}% of live traffic to {self.s.challenger} for at least {steps[nxt].duration_seconds}s",
         )
 
@@ -658,17 +671,22 @@ class _Tick:
         self.record(verdict.decision, verdict.code, verdict.reason, verdict)
         if verdict.decision == "rollback":
             self.s.verdict = "rollback"
-            self.rollback(reasons.REGRESSION_DETECTED, verdict.reason)  # "final look: …"
+            self.rollback(Event.FINAL_REGRESSION, reasons.REGRESSION_DETECTED, verdict.reason)
         elif hold:
             self.s.verdict = "promote"
             self.pause(
+                Event.FINAL_PAUSE,
                 reasons.STEP_PAUSE,
                 f"final look passed ({verdict.reason}); the last step has pause: true, so "
                 f"{self.s.challenger} is promoted on champion.dev/pause=false or champion.dev/promote",
             )
         else:
             self.s.verdict = "promote"
-            self.promote(reasons.PROMOTED, f"{self.s.challenger} promoted: {verdict.reason}")
+            self.promote(
+                Event.FINAL_PROMOTES,
+                reasons.PROMOTED,
+                f"{self.s.challenger} promoted: {verdict.reason}",
+            )
 
     def analyse(self) -> bool:
         """Applies this interval's analysis; True if it ended the rollout."""
@@ -709,7 +727,9 @@ class _Tick:
                 self.generation,
             )
             self.rollback(
-                reasons.REGRESSION_DETECTED, f"rolled back {self.s.challenger}: {verdict.reason}"
+                Event.REGRESSION,
+                reasons.REGRESSION_DETECTED,
+                f"rolled back {self.s.challenger}: {verdict.reason}",
             )
             return True
         if verdict.code in INCONCLUSIVE:
@@ -765,12 +785,14 @@ class _Tick:
             if self.s.phase == Phase.PAUSED:
                 return False  # already held; the Analysis condition counts on
             self.pause(
+                Event.TOO_INCONCLUSIVE_PAUSE,
                 reasons.INSUFFICIENT_EVIDENCE,
                 f"paused: {self.s.inconclusive_count} consecutive intervals without enough evidence, the last: {cause} (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=pause)",
                 warning=True,
             )
             return True
         self.rollback(
+            Event.TOO_INCONCLUSIVE_ROLLBACK,
             reasons.INSUFFICIENT_EVIDENCE,
             f"rolled back: {self.s.inconclusive_count} consecutive intervals without enough evidence, the last: {cause} (spec.analysis.maxInconclusive={self.spec.analysis.max_inconclusive}, onInconclusive=rollback)",
         )
@@ -787,11 +809,16 @@ class _Tick:
             return
         phase = self.s.phase
         if phase in (Phase.PENDING, None) and self.s.challenger:
+            self.s.phase = Phase.PENDING
             self.pending()
         elif phase == Phase.CAPACITY_PENDING:
             adm = self.obs.admission
             if adm is None or adm.fits:
-                self.s.phase = Phase.PENDING
+                self.goto(
+                    Event.CAPACITY_FITS,
+                    reasons.CAPACITY_RESERVED,
+                    f"{self.s.challenger} fits its GPUPool now",
+                )
                 self.pending()
             else:
                 self.s.message = adm.message
@@ -815,9 +842,9 @@ class _Tick:
                 return
             if phase == Phase.SHADOW:
                 self.s.step = -1
-                self.next_step(reasons.CANARY_STEP)
+                self.next_step(Event.SHADOW_DONE)
             else:
-                self.step_done(reasons.CANARY_STEP)
+                self.step_done()
         elif phase == Phase.PAUSED:
             self.paused()
         elif phase == Phase.SUCCEEDED and self.s.retired:
@@ -1077,4 +1104,5 @@ def decide(
         finished=tick.finished,
         verdict_reason=tick.verdict.code if tick.verdict else None,
         verdict_decision=tick.verdict.decision if tick.verdict else None,
+        transitions=tick.transitions,
     )

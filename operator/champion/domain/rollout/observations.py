@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from champion.api.v1alpha1.modelversion import Stage
-from champion.api.v1alpha1.rollout import RolloutStatus
+from champion.api.v1alpha1.rollout import Phase, RolloutStatus
 from champion.domain.judge.types import Histogram, Observation
 from champion.domain.placement import Admission
+from champion.domain.rollout.transitions import Event
 
 
 @dataclass(frozen=True)
@@ -86,3 +87,5 @@ class Decision:
     verdict_decision: str | None = None
     start_evals: list[str] = field(default_factory=list)
     """Eval gate suites whose Job should be created now."""
+    transitions: list[tuple[Phase | None, Event, Phase]] = field(default_factory=list)
+    """The phase changes this decision made, in order, each a row of TRANSITIONS."""
