@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,8 +15,8 @@ import yaml
 from champion.adapters.kube import connect, resource_for
 from champion.reconcile.gpupool import reconcile_gpupool
 from champion.reconcile.modelversion import reconcile_modelversion
-from tests.emulator.apiserver import ApiServer
 from tests.conftest import ROOT
+from tests.emulator.apiserver import ApiServer
 from tests.gpupool.seed import node, seed_all
 from tests.helpers import run
 
@@ -30,6 +31,23 @@ def crd_schema(kind: str) -> dict[str, Any]:
             schema: dict[str, Any] = crd["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
             return schema
     raise KeyError(kind)
+
+
+def table(out: str) -> list[dict[str, str]]:
+    """kubectl's table as rows by column name: cells are cut at the header's column starts
+    (a header such as USED BY, and a cell such as "chat champion 100%", hold spaces); an
+    empty cell, or kubectl's <none>, is ""."""
+    header, *lines = [line for line in out.splitlines() if line.strip()]
+    cols = [(m.group(), m.start()) for m in re.finditer(r"\S+(?: \S+)*", header)]
+    rows = []
+    for line in lines:
+        cells = {}
+        for i, (name, start) in enumerate(cols):
+            end = cols[i + 1][1] if i + 1 < len(cols) else None
+            cell = line[start:end].strip()
+            cells[name] = "" if cell == "<none>" else cell
+        rows.append(cells)
+    return rows
 
 
 @pytest.mark.parametrize("name", [n for n in EXAMPLES if n != "system-prompt-configmap.yaml"])
@@ -87,13 +105,17 @@ async def test_the_examples_apply_with_kubectl_reconcile_valid_and_show_useful_c
     got = await run(kubectl_bin, "get", "modelversions,gpupools", "-n", "demo", env=env)
     assert got.code == 0, got.err
     lines = got.out.splitlines()
-    assert lines[0].split() == ["NAME", "STAGE", "FINGERPRINT", "FORMAT", "POOL", "VALID", "AGE"]
-    row = next(line.split() for line in lines if "support-llm-v1" in line)
-    assert row[1:6] == ["Registered", llm["status"]["fingerprintShort"], "vllm", "h100", "True"]
-    assert len(row[2]) == 12
-    churn = next(line.split() for line in lines if "churn-v7" in line)
-    assert churn[1] == "Registered" and churn[3] == "sklearn" and "True" in churn
-    assert "h100" not in churn, "a CPU version names no pool"
+    assert lines[0].split() == ["NAME", "STAGE", "USED", "BY", "FINGERPRINT", "FORMAT", "POOL", "VALID", "AGE"]  # fmt: skip
+    rows = {r["NAME"].rsplit("/")[-1]: r for r in table(got.out.split("\n\n")[0])}
+    row = rows["support-llm-v1"]
+    # No Rollout uses it: Registered, and USED BY is empty.
+    assert [row[c] for c in ("STAGE", "USED BY", "FINGERPRINT", "FORMAT", "POOL", "VALID")] == [
+        "Registered", "", llm["status"]["fingerprintShort"], "vllm", "h100", "True"
+    ]  # fmt: skip
+    assert len(row["FINGERPRINT"]) == 12
+    churn = rows["churn-v7"]
+    assert (churn["STAGE"], churn["USED BY"], churn["FORMAT"], churn["VALID"]) == ("Registered", "", "sklearn", "True")  # fmt: skip
+    assert churn["POOL"] == "", "a CPU version names no pool"
     header = next(line.split() for line in lines if line.startswith("NAME") and "CAPACITY" in line)
     assert header == ["NAME", "RESOURCE", "NODES", "CAPACITY", "ALLOCATED", "RESERVED", "FREE", "COST/H", "AGE"]  # fmt: skip
     pool_row = next(line.split() for line in lines if "h100" in line and "nvidia.com/gpu" in line)

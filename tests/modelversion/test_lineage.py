@@ -7,12 +7,15 @@ import copy
 import hashlib
 from typing import Any
 
+import yaml
 from typer.testing import CliRunner
 
+from champion.adapters.kube import connect, resource_for
 from champion.api.v1alpha1.modelversion import ModelVersionSpec
 from champion.cli.plugin import app
 from champion.domain.fingerprint import policy_hash
 from champion.domain.lineage import LineageVersion, lineage_tree
+from tests.conftest import ROOT
 from tests.emulator.apiserver import ApiServer
 from tests.gpupool.seed import example, seed_examples
 
@@ -100,3 +103,44 @@ async def test_kubectl_champion_lineage(apiserver: ApiServer) -> None:
     assert "product-docs-2026-10" in out
     gone = await _invoke("lineage", "nope", "-n", "demo", "--kubeconfig", kc)
     assert gone.exit_code == 1 and "ModelVersion nope: not found in namespace demo" in gone.output
+
+
+async def test_kubectl_champion_lineage_says_who_serves_it_now(apiserver: ApiServer) -> None:
+    seed_examples(apiserver)
+    stale = version("support-llm-v1", {"external": "hf://meta-llama/Llama-3.1-8B-Instruct"})
+    stale["status"]["stage"] = "RolledBack"  # what a Rollout wrote once: not what serves now
+    apiserver.seed(stale)
+    apiserver.seed(version("support-llm-v2", {"modelVersion": "support-llm-v1"}))
+    ro = yaml.safe_load((ROOT / "examples" / "demo" / "40-rollout.yaml").read_text())
+    ro["spec"]["modelVersion"] = "support-llm-v2"
+    ro["status"] = {
+        "phase": "Canary",
+        "champion": "support-llm-v1",
+        "challenger": "support-llm-v2",
+        "weights": {"champion": 80, "challenger": 20},
+    }
+    apiserver.seed(ro)
+    kc = str(apiserver.kubeconfig)
+    result = await _invoke("lineage", "support-llm-v1", "-n", "demo", "--kubeconfig", kc)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "ModelVersion support-llm-v1  stage=Champion"
+    assert "served by Rollout chat as champion: 80% of live traffic" in lines[2]
+    result = await _invoke("lineage", "support-llm-v2", "-n", "demo", "--kubeconfig", kc)
+    assert result.exit_code == 0, result.output
+    out = result.output
+    assert "ModelVersion support-llm-v2  stage=Canary" in out
+    assert "served by Rollout chat as challenger: 20% of live traffic" in out
+    # Its base model, further down the tree, gets its stage from the Rollouts too.
+    assert "ModelVersion support-llm-v1  stage=Champion" in out
+    ro["status"]["phase"] = "RolledBack"
+    ro["status"]["weights"] = {"champion": 100, "challenger": 0}
+    rollouts = resource_for("champion.dev/v1alpha1", "Rollout")
+    api = await connect(kc)
+    try:
+        await api.patch(rollouts, "chat", {"status": ro["status"]}, "demo", subresource="status")
+    finally:
+        await api.close()
+    result = await _invoke("lineage", "support-llm-v2", "-n", "demo", "--kubeconfig", kc)
+    assert "ModelVersion support-llm-v2  stage=RolledBack" in result.output
+    assert "served by no Rollout" in result.output

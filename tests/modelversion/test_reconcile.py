@@ -9,12 +9,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 
 from champion.adapters.kube import ApiError, KubeApi, connect, resource_for
 from champion.builders.workloads import workload
-from champion.reconcile.modelversion import reconcile_modelversion
+from champion.reconcile.modelversion import reconcile_modelversion, refresh_usage
 from champion.reconcile.rollout_observe import VersionView
 from champion.reconcile.status import ReconcileResult
+from tests.conftest import ROOT
 from tests.emulator.apiserver import ApiServer
 from tests.gpupool.seed import example, node, pod, seed_all, seed_examples, version_pod
 
@@ -22,6 +24,7 @@ MV = resource_for("champion.dev/v1alpha1", "ModelVersion")
 POOL = resource_for("champion.dev/v1alpha1", "GPUPool")
 CM = resource_for("v1", "ConfigMap")
 POD = resource_for("v1", "Pod")
+RO = resource_for("champion.dev/v1alpha1", "Rollout")
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 NAME = "support-llm-v1"
 
@@ -331,15 +334,63 @@ async def test_a_version_placed_on_the_pool_gets_its_selector_tolerations_and_gp
     assert stored["metadata"]["ownerReferences"][0]["uid"] == "u-1"
 
 
-async def test_a_stage_written_by_a_rollout_meanwhile_is_not_overwritten(api: KubeApi) -> None:
+def rollout(name: str, **status: Any) -> dict[str, Any]:
+    """A Rollout (the demo's spec) with `status` as the Rollout reconciler stores it."""
+    doc = yaml.safe_load((ROOT / "examples" / "demo" / "40-rollout.yaml").read_text())
+    doc["metadata"]["name"] = name
+    doc["spec"]["modelVersion"] = NAME
+    doc["status"] = {"weights": {"champion": 100, "challenger": 0}, **status}
+    return doc
+
+
+async def test_used_by_and_stage_come_from_the_rollouts_not_from_the_stored_stage(
+    api: KubeApi, apiserver: ApiServer
+) -> None:
+    await api.create(llm())
+    # What a Rollout wrote before (its rollback of this version as its challenger) is stale:
+    # Rollout a serves it to 100% of its traffic.
+    await reconcile(api)
+    await api.patch(MV, NAME, {"status": {"stage": "RolledBack"}}, "demo", subresource="status")
+    apiserver.seed(rollout("a", phase="Succeeded", champion=NAME))
+    apiserver.seed(rollout("b", phase="RolledBack", champion="chat-v0", challenger=NAME))
+    _, mv = await reconcile(api)
+    assert mv["status"]["stage"] == "Champion"
+    assert mv["status"]["usedBy"] == [
+        {"rollout": "a", "role": "champion", "weight": 100, "mirrorPercent": 0}
+    ]
+    assert mv["status"]["usedBySummary"] == "a champion 100%"
+    # Once a stops serving it (deleted), nothing uses it: the last outcome, not Champion.
+    await api.delete(RO, "a", "demo")
+    _, mv = await reconcile(api)
+    assert (mv["status"]["stage"], mv["status"]["usedBy"]) == ("RolledBack", [])
+    assert "usedBySummary" not in mv["status"]
+    # No write when nothing changed.
+    result, _ = await reconcile(api)
+    assert not result.status_written
+
+
+async def test_a_rollout_status_written_meanwhile_is_not_overwritten(
+    api: KubeApi, apiserver: ApiServer
+) -> None:
     await api.create(llm())
     await reconcile(api)
     stale = await api.get(MV, NAME, "demo")
     assert stale is not None
-    await api.patch(MV, NAME, {"status": {"stage": "Champion"}}, "demo", subresource="status")
+    # Meanwhile a Rollout promotes the version and refreshes its usage, and the prompt changes.
+    apiserver.seed(rollout("a", phase="Succeeded", champion=NAME))
+    await refresh_usage(api, "demo", [NAME])
     await api.patch(CM, "support-assistant-prompts", {"data": {"v1.txt": "changed"}}, "demo")
     await reconcile_modelversion(api, stale, NOW)  # conflicts, re-reads, recomputes
     mv = await api.get(MV, NAME, "demo")
     assert mv is not None
     assert mv["status"]["stage"] == "Champion"
+    assert [u["rollout"] for u in mv["status"]["usedBy"]] == ["a"]
     assert cond(mv, "Valid")["reason"] == "SystemPromptChanged"
+
+
+async def test_one_rollout_list_per_reconcile(api: KubeApi, apiserver: ApiServer) -> None:
+    await api.create(llm())
+    apiserver.seed(rollout("a", phase="Succeeded", champion=NAME))
+    before = apiserver.count("GET", "/namespaces/demo/rollouts")
+    await reconcile(api)
+    assert apiserver.count("GET", "/namespaces/demo/rollouts") == before + 1

@@ -1,13 +1,15 @@
-"""ModelVersion: validate references, compute the fingerprint, flag duplicates, report placement.
+"""ModelVersion: validate references, compute the fingerprint, flag duplicates, report
+placement, and say who serves it (`usedBy`, and the `stage` derived from it).
 
 One call computes the whole status and patches /status once, only when it
 changed, with the resourceVersion it read as a precondition (a Rollout writes
-`stage` and `evalResults` on the same status).
+`evalResults` on the same status, and refreshes `usedBy` and `stage` when what it
+serves changes: `refresh_usage`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -24,6 +26,7 @@ from champion.api.v1alpha1.modelversion import (
     ModelVersionStatus,
     Placement,
     Stage,
+    VersionUse,
 )
 from champion.domain.conditions import rfc3339, set_condition
 from champion.domain.fingerprint import content_hash, fingerprint, policy_hash
@@ -35,11 +38,13 @@ from champion.domain.placement import (
     pod_gpus,
     pool_state,
 )
+from champion.domain.usage import Usage, derive_usage
 from champion.reconcile.references import configmap_key
 from champion.reconcile.spec_validity import parse_spec
 from champion.reconcile.status import Event, ReconcileResult, write_status
 
 MV = resource_for("champion.dev/v1alpha1", "ModelVersion")
+RO = resource_for("champion.dev/v1alpha1", "Rollout")
 POOL = resource_for("champion.dev/v1alpha1", "GPUPool")
 NODE = resource_for("v1", "Node")
 POD = resource_for("v1", "Pod")
@@ -150,6 +155,9 @@ async def _reconcile(api: KubeApi, body: dict[str, Any], now: datetime) -> Recon
             status.conditions, type_, ok, reason, message, now, generation
         )
 
+    # Who serves it, from the Rollouts' status: one list per reconcile.
+    _apply_usage(status, derive_usage(name, await api.list(RO, namespace), status.stage))
+
     if spec is None:
         condition(ConditionType.VALID, False, reasons.INVALID_SPEC, f"fix the spec: {error}")
     else:
@@ -187,7 +195,6 @@ async def _reconcile(api: KubeApi, body: dict[str, Any], now: datetime) -> Recon
             )
         await _duplicates(api, status, namespace, name, condition)
         await _placement(api, spec, refs.pool, status, namespace, name, now, condition)
-    status.stage = status.stage or Stage.REGISTERED
     status.observed_generation = generation
     written = await write_status(api, body, status.to_wire(), precondition=True)
     events: list[Event] = []
@@ -200,6 +207,43 @@ async def _reconcile(api: KubeApi, body: dict[str, Any], now: datetime) -> Recon
             elif c.type == ConditionType.VALID and before.get(c.type) is not None:
                 events.append(Event("Normal", c.reason, c.message))
     return ReconcileResult(status_written=written, events=events)
+
+
+def _apply_usage(status: ModelVersionStatus, usage: Usage) -> None:
+    status.used_by = [VersionUse.model_validate(u.to_wire()) for u in usage.used_by]
+    status.used_by_summary = usage.summary
+    status.stage = usage.stage
+
+
+async def refresh_usage(api: KubeApi, namespace: str, versions: Iterable[str]) -> None:
+    """Re-derives `usedBy` and `stage` of `versions` from the namespace's Rollouts.
+
+    Called by the Rollout reconciler after it wrote a status that changes what these
+    versions serve, so `kubectl get modelversions` follows the route at once rather than
+    at the next ModelVersion tick. Each version is read before the Rollouts are listed and
+    written with the resourceVersion it was read at: a write that raced another (a second
+    Rollout's refresh, the ModelVersion reconcile) conflicts and is recomputed, so the last
+    write always saw the last Rollout status.
+    """
+    pending = sorted(set(versions))
+    for _ in range(3):
+        if not pending:
+            return
+        bodies = [b for v in pending if (b := await api.get(MV, v, namespace)) is not None]
+        if not bodies:
+            return
+        rollouts = await api.list(RO, namespace)
+        pending = []
+        for body in bodies:
+            current = body.get("status") or {}
+            status = parse_status(current)
+            _apply_usage(status, derive_usage(body["metadata"]["name"], rollouts, status.stage))
+            wire = status.to_wire()
+            new = {**current, **{k: wire.get(k) for k in ("stage", "usedBy", "usedBySummary")}}
+            try:
+                await write_status(api, body, new, precondition=True)
+            except Conflict:
+                pending.append(body["metadata"]["name"])
 
 
 async def _duplicates(

@@ -25,8 +25,10 @@ from champion.builders.workloads import Owner, service_name, workload
 from champion.domain.conditions import rfc3339, set_condition
 from champion.domain.rollout.machine import decide
 from champion.domain.rollout.observations import Decision, Observations
+from champion.domain.usage import changed_uses
 from champion.reconcile.children import converge, delete_owned
 from champion.reconcile.gpupool import record_reservation, release_reservation
+from champion.reconcile.modelversion import refresh_usage
 from champion.reconcile.rollout_observe import (
     MV,
     VersionView,
@@ -115,12 +117,15 @@ async def reconcile_rollout(
     await _act_route(api, body, spec, decision, views)
     await _act_reservation(api, body, decision, views)
     await _act_evals(api, body, spec, decision, views, evals, eval_runner)
-    for version, stage in decision.stage_updates.items():
-        with contextlib.suppress(Exception):
-            await api.patch(
-                MV, version, {"status": {"stage": stage}}, namespace, subresource="status"
-            )
     written = await write_status(api, body, decision.status.to_wire())
+    # A version's usedBy and stage follow from the Rollouts' status (never written as a
+    # memory): re-derive those whose use by this Rollout changed, now that it is stored.
+    touched = set(decision.stage_updates) | changed_uses(
+        name, body.get("status") or {}, decision.status.to_wire()
+    )
+    if touched:
+        with contextlib.suppress(Exception):
+            await refresh_usage(api, namespace, touched)
     _export(namespace, name, decision, status)
     return ReconcileResult(written, [Event(t, r, m) for t, r, m in decision.events])
 

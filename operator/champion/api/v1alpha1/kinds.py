@@ -60,7 +60,12 @@ MODELVERSION = Kind(
     status=ModelVersionStatus,
     description="An immutable release record of a model: artifact, lineage, policy and runtime.",
     columns=(
-        PrinterColumn("Stage", ".status.stage"),
+        PrinterColumn("Stage", ".status.stage", description="derived from usedBy"),
+        PrinterColumn(
+            "Used By",
+            ".status.usedBySummary",
+            description="the Rollouts serving it: role and percent of their live traffic",
+        ),
         PrinterColumn(
             "Fingerprint",
             ".status.fingerprintShort",

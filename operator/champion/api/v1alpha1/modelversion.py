@@ -13,6 +13,7 @@ from champion.api.v1alpha1.common import (
     Condition,
     ConfigMapKeyRef,
     ObjectName,
+    Percent,
 )
 from champion.api.v1alpha1.gpupool import Toleration
 
@@ -219,20 +220,39 @@ class ModelVersionSpec(ApiModel):
 
 
 class Stage(StrEnum):
-    """Where a version is in its life."""
+    """Where a version is in its life: derived from `usedBy`, what the Rollouts serve it for."""
 
     REGISTERED = "Registered"
-    """Known and valid; not serving traffic."""
+    """Known; not serving traffic (never used, superseded, or a challenger waiting for traffic)."""
     SHADOW = "Shadow"
-    """Receiving mirrored traffic whose responses are discarded."""
+    """A challenger receiving mirrored traffic whose responses are discarded; champion nowhere."""
     CANARY = "Canary"
-    """Serving a share of live traffic as the challenger."""
+    """A challenger serving a share of live traffic; champion nowhere."""
     CHAMPION = "Champion"
-    """Serving the endpoint's traffic."""
+    """The champion of at least one Rollout: it serves that endpoint's traffic."""
     RETIRED = "Retired"
-    """Was champion; replaced by a newer version."""
+    """Was champion; no Rollout uses it any more (replaced by a newer version)."""
     ROLLED_BACK = "RolledBack"
-    """Was a challenger; the rollout rolled it back."""
+    """Was a challenger and was rolled back; no Rollout uses it any more."""
+
+
+class UseRole(StrEnum):
+    CHAMPION = "champion"
+    CHALLENGER = "challenger"
+
+
+class VersionUse(ApiModel):
+    """One Rollout that serves this version, as that Rollout's status (and route) has it."""
+
+    rollout: ObjectName = Field(description="The Rollout, in this namespace.")
+    role: UseRole = Field(
+        description="champion (status.champion) or challenger (status.challenger, in flight)."
+    )
+    weight: Percent = Field(description="Percent of that Rollout's live traffic it serves.")
+    mirror_percent: Percent = Field(
+        default=0,
+        description="Percent of that Rollout's requests mirrored to it (shadow; answers discarded).",
+    )
 
 
 class EvalResult(ApiModel):
@@ -292,7 +312,21 @@ class ModelVersionStatus(ApiModel):
         default=None,
         description="sha256 over the policy: system prompt content, guardrails, regions, data classification.",
     )
-    stage: Stage | None = None
+    stage: Stage | None = Field(
+        default=None,
+        description="Derived from usedBy: Champion if any Rollout's champion; else Canary or Shadow "
+        "if a challenger with live or mirrored traffic; else, used by no Rollout, the last "
+        "outcome (RolledBack, Retired, Registered).",
+    )
+    used_by: list[VersionUse] = Field(
+        default_factory=list,
+        description="The Rollouts in this namespace that serve this version, from their status; "
+        "recomputed on every reconcile, so it holds after a restart or a re-create.",
+    )
+    used_by_summary: str | None = Field(
+        default=None,
+        description="usedBy on one line, e.g. 'chat champion 100%, ab challenger 20%' (kubectl get).",
+    )
     pinned: bool | None = None
     duplicates: list[str] = Field(
         default_factory=list, description="Other ModelVersions with the same fingerprint."
