@@ -396,6 +396,30 @@ def test_converging_an_unchanged_child_writes_nothing(cluster: dict[str, str]) -
 
     assert asyncio.run(converge()) == [True, False, False, True, False, False]
 
+    # A mirror the route no longer wants is removed (the rule says `filters: []`).
+
+    mirrored = json.loads(json.dumps(route))
+    mirrored["spec"]["rules"][0]["filters"] = [
+        {
+            "type": "RequestMirror",
+            "requestMirror": {"backendRef": {"name": "b", "port": 8000}, "percent": 50},
+        }
+    ]
+    plain = json.loads(json.dumps(route))
+    plain["spec"]["rules"][0]["filters"] = []
+
+    async def unmirror() -> list[Any]:
+        api = await connect(cluster["KUBECONFIG"])
+        try:
+            await api.ensure(mirrored)
+            changed = (await api.ensure(plain))[1]
+            again = (await api.ensure(plain))[1]
+            return [changed, again, (await api.ensure(plain))[0]["spec"]["rules"][0].get("filters")]
+        finally:
+            await api.close()
+
+    assert asyncio.run(unmirror()) == [True, False, []]
+
 
 @pytest.mark.parametrize("length", [63, 64, 200])
 def test_names_that_cannot_be_label_values_are_refused_at_admission(

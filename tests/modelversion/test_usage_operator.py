@@ -287,12 +287,6 @@ async def test_champion_of_one_rollout_rolled_back_as_challenger_of_another(
     assert mv["status"]["usedBy"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not ModelVersion's: after an abort from shadow, ab's HTTPRoute keeps its "
-    "RequestMirror filter to the deleted Service ab-chat-v1 (KubeApi.ensure compares by "
-    "containment, and the desired rule has no `filters` key)",
-)
 async def test_after_an_abort_from_shadow_nothing_is_mirrored(world: World) -> None:
     api = world.api
     await _shadow_then_abort(api)

@@ -64,6 +64,9 @@ def httproute(
         "matches": [{"path": {"type": "PathPrefix", "value": endpoint.path}}],
         "backendRefs": backends,
     }
+    # Always present, empty without a mirror: the client converges by containment (a real server
+    # defaults fields inside list items), so a rule without the key would never drop a mirror.
+    rule["filters"] = []
     if state.challenger is not None and state.mirror_percent > 0:
         rule["filters"] = [
             {
