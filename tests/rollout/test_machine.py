@@ -856,19 +856,79 @@ def _rolled_back() -> RolloutStatus:
 @pytest.mark.parametrize(
     ("name", "spec", "before", "obs", "expected"),
     [
-        ("pending", SPEC, status(Phase.PENDING), {"ready": ("v1",), "versions_invalid": True}, ("True", "Pending")),
-        ("capacity", SPEC, status(Phase.CAPACITY_PENDING), {"admission": Admission(False, "1 GPU free")}, ("True", "WaitingForCapacity")),
-        ("eval gate", GATED, status(Phase.EVAL_GATE), {"evals": {"qa": EvalState("running")}}, ("True", "EvalGate")),
-        ("shadow", SPEC, status(Phase.SHADOW, started=T0 + timedelta(seconds=30)), {}, ("True", "Shadow")),
+        (
+            "pending",
+            SPEC,
+            status(Phase.PENDING),
+            {"ready": ("v1",), "versions_invalid": True},
+            ("True", "Pending"),
+        ),
+        (
+            "capacity",
+            SPEC,
+            status(Phase.CAPACITY_PENDING),
+            {"admission": Admission(False, "1 GPU free")},
+            ("True", "WaitingForCapacity"),
+        ),
+        (
+            "eval gate",
+            GATED,
+            status(Phase.EVAL_GATE),
+            {"evals": {"qa": EvalState("running")}},
+            ("True", "EvalGate"),
+        ),
+        (
+            "shadow",
+            SPEC,
+            status(Phase.SHADOW, started=T0 + timedelta(seconds=30)),
+            {},
+            ("True", "Shadow"),
+        ),
         ("canary", SPEC, status(Phase.CANARY, step=0), {}, ("True", "Canary")),
-        ("challenger not ready", SPEC, status(Phase.CANARY, step=0), {"ready": ("v1",)}, ("True", "ChallengerNotReady")),
-        ("waiting for evidence", SPEC, _no_evidence_at_step_0(), {}, ("True", "WaitingForEvidence")),
-        ("paused", SPEC, status(Phase.PAUSED, step=0, pausedFrom="Canary", pauseReason="ManualPause", message="paused"), {}, ("Unknown", "Paused")),
-        ("succeeded", SPEC, status(Phase.SUCCEEDED, "v2", None, message="v2 promoted"), {}, ("False", "Succeeded")),
+        (
+            "challenger not ready",
+            SPEC,
+            status(Phase.CANARY, step=0),
+            {"ready": ("v1",)},
+            ("True", "ChallengerNotReady"),
+        ),
+        (
+            "waiting for evidence",
+            SPEC,
+            _no_evidence_at_step_0(),
+            {},
+            ("True", "WaitingForEvidence"),
+        ),
+        (
+            "paused",
+            SPEC,
+            status(
+                Phase.PAUSED,
+                step=0,
+                pausedFrom="Canary",
+                pauseReason="ManualPause",
+                message="paused",
+            ),
+            {},
+            ("Unknown", "Paused"),
+        ),
+        (
+            "succeeded",
+            SPEC,
+            status(Phase.SUCCEEDED, "v2", None, message="v2 promoted"),
+            {},
+            ("False", "Succeeded"),
+        ),
         ("rolled back", SPEC, _rolled_back(), {}, ("False", "RolledBack")),
-        ("aborted", SPEC, status(Phase.ABORTED, message="aborted by annotation"), {}, ("False", "Aborted")),
+        (
+            "aborted",
+            SPEC,
+            status(Phase.ABORTED, message="aborted by annotation"),
+            {},
+            ("False", "Aborted"),
+        ),
     ],
-)  # fmt: skip
+)
 def test_progressing_says_what_is_happening(
     name: str,
     spec: RolloutSpec,
@@ -890,11 +950,15 @@ def test_progressing_says_what_is_happening(
     ("name", "before", "expected"),
     [
         ("canary", status(Phase.CANARY, step=0), ("False", "AsExpected")),
-        ("succeeded", status(Phase.SUCCEEDED, "v2", None, message="v2 promoted"), ("False", "AsExpected")),
+        (
+            "succeeded",
+            status(Phase.SUCCEEDED, "v2", None, message="v2 promoted"),
+            ("False", "AsExpected"),
+        ),
         ("rolled back", _rolled_back(), ("True", "RolledBack")),
         ("aborted", status(Phase.ABORTED, message="aborted by annotation"), ("True", "Aborted")),
     ],
-)  # fmt: skip
+)
 def test_degraded_is_true_only_when_something_is_wrong_and_always_says_why(
     name: str, before: RolloutStatus, expected: tuple[str, str]
 ) -> None:
@@ -940,15 +1004,36 @@ def _paused(before: RolloutStatus) -> RolloutStatus:
         ("shadow to step 1", status(Phase.SHADOW), STEP_VALUE, (Phase.CANARY, 0, 10)),
         ("step 1 to step 2", status(Phase.CANARY, step=0), STEP_VALUE, (Phase.CANARY, 1, 50)),
         ("plain 'step'", status(Phase.CANARY, step=0), "step", (Phase.CANARY, 1, 50)),
-        ("paused at step 1 to step 2", _paused(status(Phase.CANARY, step=0)), STEP_VALUE, (Phase.CANARY, 1, 50)),
-        ("paused in shadow to step 1", _paused(status(Phase.SHADOW)), STEP_VALUE, (Phase.CANARY, 0, 10)),
-        ("last step: full promote, no final look", status(Phase.CANARY, step=1), STEP_VALUE, (Phase.SUCCEEDED, None, 0)),
+        (
+            "paused at step 1 to step 2",
+            _paused(status(Phase.CANARY, step=0)),
+            STEP_VALUE,
+            (Phase.CANARY, 1, 50),
+        ),
+        (
+            "paused in shadow to step 1",
+            _paused(status(Phase.SHADOW)),
+            STEP_VALUE,
+            (Phase.CANARY, 0, 10),
+        ),
+        (
+            "last step: full promote, no final look",
+            status(Phase.CANARY, step=1),
+            STEP_VALUE,
+            (Phase.SUCCEEDED, None, 0),
+        ),
     ],
-)  # fmt: skip
+)
 def test_a_step_promote_advances_one_stage(
     name: str, before: RolloutStatus, value: str, after: tuple[Phase, int | None, int]
 ) -> None:
-    d = decide(SPEC, before, Observations(facts("v1", "v2"), actions={"promote": value}), T0 + timedelta(seconds=5), 1)  # fmt: skip
+    d = decide(
+        SPEC,
+        before,
+        Observations(facts("v1", "v2"), actions={"promote": value}),
+        T0 + timedelta(seconds=5),
+        1,
+    )
     s = d.status
     assert (s.phase, s.step, s.weights.challenger) == after, (name, s.message)
     assert s.handled_actions.get("promote") == value
@@ -970,11 +1055,16 @@ def test_a_step_promote_advances_one_stage(
     ("name", "spec", "before", "why"),
     [
         ("eval gate", GATED, status(Phase.EVAL_GATE), "eval gate"),
-        ("paused eval gate", GATED, _act(GATED, status(Phase.EVAL_GATE), 2, actions={"pause": "true"}), "eval gate"),
+        (
+            "paused eval gate",
+            GATED,
+            _act(GATED, status(Phase.EVAL_GATE), 2, actions={"pause": "true"}),
+            "eval gate",
+        ),
         ("pending", SPEC, status(Phase.PENDING), "Pending"),
         ("capacity pending", SPEC, status(Phase.CAPACITY_PENDING), "CapacityPending"),
     ],
-)  # fmt: skip
+)
 def test_a_step_promote_is_handled_and_ignored_where_it_cannot_act(
     name: str, spec: RolloutSpec, before: RolloutStatus, why: str
 ) -> None:
@@ -1065,13 +1155,34 @@ SPECS = st.sampled_from(
 )
 SIGNALS = st.sampled_from(
     [
-        "ok", "ok", "ok", "ok", "ok", "idle", "idle",  # healthy intervals, so rollouts finish
-        "bad", "down", "none", "no traffic", "srm", "notready",
-        "abort", "promote", "step", "pause", "resume", "retry",
-        "gate passed", "gate passed", "gate failed", "gate running", "no capacity",
-        "v1", "v3",  # spec.modelVersion back to the first champion, or a third version
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "ok",
+        "idle",
+        "idle",  # healthy intervals, so rollouts finish
+        "bad",
+        "down",
+        "none",
+        "no traffic",
+        "srm",
+        "notready",
+        "abort",
+        "promote",
+        "step",
+        "pause",
+        "resume",
+        "retry",
+        "gate passed",
+        "gate passed",
+        "gate failed",
+        "gate running",
+        "no capacity",
+        "v1",
+        "v3",  # spec.modelVersion back to the first champion, or a third version
     ]
-)  # fmt: skip
+)
 ADVANCING = {Event.SHADOW_DONE, Event.STEP_DONE, Event.STEP_PAUSE, Event.FINAL_PAUSE}
 NO_EVIDENCE_SIGNALS = {"down", "none", "no traffic"}
 """Intervals that never have evidence ("srm" only once the check has flagged it in a canary)."""
@@ -1084,7 +1195,11 @@ def _interval(sig: str, weight: int) -> dict[str, Counts | None] | None:
         return {"errors": Counts(share / 10, share * 10, (100 - share) / 10, (100 - share) * 10)}
     if sig == "srm":  # the gateway sends the challenger half its weight
         return {"errors": Counts(share / 20, share * 5, (100 - share) / 10, (100 - share) * 10)}
-    return {"bad": ERRORS_BAD, "none": {"errors": None}, "no traffic": {"errors": Counts(0, 0, 0, 0)}}.get(sig)  # type: ignore[return-value]  # fmt: skip
+    return {
+        "bad": ERRORS_BAD,
+        "none": {"errors": None},
+        "no traffic": {"errors": Counts(0, 0, 0, 0)},
+    }.get(sig)  # type: ignore[return-value]
 
 
 def _seed(name: str) -> RolloutStatus:
@@ -1117,12 +1232,25 @@ def _seed(name: str) -> RolloutStatus:
 
 SEEDS = st.sampled_from(
     [
-        "first rollout", "succeeded", "succeeded", "pending", "capacity pending", "eval gate",
-        "shadow", "shadow, no evidence", "step 1", "last step", "last step, no evidence",
-        "paused in the gate", "paused in shadow", "paused at step 1", "paused after the last step",
-        "rolled back", "aborted",
+        "first rollout",
+        "succeeded",
+        "succeeded",
+        "pending",
+        "capacity pending",
+        "eval gate",
+        "shadow",
+        "shadow, no evidence",
+        "step 1",
+        "last step",
+        "last step, no evidence",
+        "paused in the gate",
+        "paused in shadow",
+        "paused at step 1",
+        "paused after the last step",
+        "rolled back",
+        "aborted",
     ]
-)  # fmt: skip
+)
 
 
 @settings(max_examples=800, deadline=None)
@@ -1231,3 +1359,25 @@ def test_invariants_hold_for_any_sequence_of_signals(
         s = stored(after) if i % 2 else after  # sometimes as the API server hands it back
         # A version becomes champion at most once per rollout of it.
         assert all(n <= starts.get(v, 0) for v, n in promotions.items()), (promotions, starts)
+
+
+def test_an_interval_that_began_just_after_a_change_of_weights_is_not_checked() -> None:
+    """Requests sent by the old split reach the counters a little after the route changes: an
+    interval beginning within ROUTE_SETTLE_SECONDS of the step is not checked for sample ratio."""
+    half = {"errors": Counts(1, 500, 1, 500)}
+
+    def srm_requests(began: datetime) -> list[float]:
+        before = status(
+            Phase.CANARY, step=0, started=T0, lastAnalysisAt=began.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+        d = decide(
+            SPEC,
+            before,
+            Observations(facts("v1", "v2"), metrics=half),
+            T0 + timedelta(seconds=15),
+            1,
+        )
+        return (d.status.analysis_state or {})["srm"]["n"]
+
+    assert srm_requests(T0 + timedelta(seconds=2)) == [0.0, 0.0]
+    assert srm_requests(T0 + timedelta(seconds=5)) == [500.0, 1000.0]

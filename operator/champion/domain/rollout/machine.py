@@ -72,6 +72,12 @@ def observing(status: RolloutStatus) -> Phase | None:
     return Phase(phase) if phase else None
 
 
+ROUTE_SETTLE_SECONDS = 5
+"""After a change of weights, how long requests routed by the old split may still reach the
+counters an analysis interval reads: that long, it is not checked for sample ratio (seen on the
+real control plane: a first canary interval holding shadow's mirrored requests held the demo)."""
+
+
 def judge_config(spec: RolloutSpec) -> JudgeConfig:
     metrics: dict[str, MetricConfig] = {}
     for m in expand(spec.analysis.metrics):
@@ -752,8 +758,15 @@ class _Tick:
         """The challenger's configured share of requests over this interval, for the
         sample-ratio check; None when there is no single one."""
         started = parse_time(self.s.phase_started_at)
-        if interval_began is not None and started is not None and interval_began < started:
-            return None  # the interval straddles a change of weights (shadow → step, step → step)
+        if (
+            interval_began is not None
+            and started is not None
+            and interval_began < started + timedelta(seconds=ROUTE_SETTLE_SECONDS)
+        ):
+            # The interval straddles a change of weights (shadow → step, step → step), or began
+            # so soon after it that requests sent by the old split (the gateway's route refresh,
+            # a mirror in flight, the last scrape) are still in its counters.
+            return None
         if observing(self.s) == Phase.CANARY and self.s.step is not None:
             w = self.spec.strategy.canary.steps[self.s.step].weight
             return w / 100.0 if 0 < w < 100 else None
