@@ -15,8 +15,10 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -32,6 +34,16 @@ def k(env: dict[str, str], *args: str) -> str:
     if result.returncode != 0:
         raise AssertionError(f"kubectl {' '.join(args)} failed: {result.stderr}")
     return result.stdout
+
+
+def apply(env: dict[str, str], *docs: dict[str, Any], verb: str = "apply") -> None:
+    """`kubectl apply -f -` (or `replace`) of these objects; fails the test with kubectl's message."""
+    result = subprocess.run(
+        [kubectl(), verb, "-f", "-"], input=yaml.safe_dump_all(docs), env=env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    if result.returncode != 0:
+        raise AssertionError(f"kubectl {verb} failed: {result.stderr}")
 
 
 needs_sandbox_behaviour = pytest.mark.skipif(

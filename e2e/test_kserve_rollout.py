@@ -7,13 +7,12 @@ scrapes KServe's `request_predict_seconds` histogram, and the judge decides on i
 from __future__ import annotations
 
 import json
-import subprocess
 from typing import Any
 
 import pytest
 import yaml
 
-from e2e.conftest import ROOT, k, kubectl, needs_sandbox_behaviour, wait_rollout
+from e2e.conftest import ROOT, apply, k, needs_sandbox_behaviour, wait_rollout
 
 pytestmark = [pytest.mark.slow, needs_sandbox_behaviour]
 
@@ -47,17 +46,6 @@ ROLLOUT = {
         },
     },
 }
-
-
-def apply(env: dict[str, str], *docs: dict[str, Any]) -> None:
-    subprocess.run(
-        [kubectl(), "apply", "-f", "-"],
-        input=yaml.safe_dump_all(docs),
-        env=env,
-        text=True,
-        check=True,
-        capture_output=True,
-    )
 
 
 def test_a_kserve_model_is_promoted_then_a_slower_one_rolled_back_on_kserves_own_metrics(

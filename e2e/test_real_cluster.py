@@ -15,7 +15,7 @@ import yaml
 
 from champion.api.v1alpha1.gpupool import GPUPoolSpec
 from champion.domain.placement import Request, admit, pool_state
-from e2e.conftest import ROOT, k, kubectl
+from e2e.conftest import ROOT, apply, k, kubectl
 
 pytestmark = [
     pytest.mark.slow,
@@ -36,17 +36,6 @@ def wait_for(what: str, check: Any, timeout: float, every: float = 1.0) -> Any:
             return last
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last}")
-
-
-def apply(env: dict[str, str], *docs: dict[str, Any]) -> None:
-    subprocess.run(
-        [kubectl(), "apply", "-f", "-"],
-        input=yaml.safe_dump_all(docs),
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
 
 
 def example(name: str) -> dict[str, Any]:
@@ -119,14 +108,7 @@ def test_a_request_outside_the_charts_rbac_is_refused_and_reported(
             rule["verbs"] = [v for v in rule["verbs"] if v != "create"]
     for key in ("resourceVersion", "uid", "creationTimestamp", "managedFields"):
         narrowed["metadata"].pop(key, None)
-    subprocess.run(
-        [kubectl(), "replace", "-f", "-"],
-        input=json.dumps(narrowed),
-        env=cluster,
-        check=True,
-        capture_output=True,
-        text=True,
-    )
+    apply(cluster, narrowed, verb="replace")
     try:
         apply(cluster, _rollout("forbidden"))
 
@@ -169,14 +151,7 @@ def test_a_request_outside_the_charts_rbac_is_refused_and_reported(
                 },
             },
         }
-        subprocess.run(
-            [kubectl(), "replace", "-f", "-"],
-            input=json.dumps(restored),
-            env=cluster,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        apply(cluster, restored, verb="replace")
 
     # The operator did not crash: with the permission back, the same Rollout goes through.
     def succeeded() -> bool:

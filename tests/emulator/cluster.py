@@ -73,7 +73,6 @@ class ClusterStandIn:
         self.store = api.store
         self.prometheus = prometheus
         self.running: dict[tuple[str, str], Running] = {}
-        self._targets: list[dict[str, Any]] | None = None
         self.kserve = InferenceServiceController(api, log_dir, schedule=self.schedule_predictor)
 
     def _t(self, group: str, plural: str):  # type: ignore[no-untyped-def]
@@ -280,10 +279,8 @@ class ClusterStandIn:
 
     def _publish_targets(self) -> None:
         servers = [(r.key, r.address, r.port, r.labels) for r in self.running.values()]
-        groups = target_groups(servers + self.kserve.targets())
-        if groups != self._targets and self.prometheus is not None:
-            self.prometheus.write_targets(groups)
-            self._targets = groups
+        if self.prometheus is not None:
+            self.prometheus.write_targets(target_groups(servers + self.kserve.targets()))
 
     async def close(self) -> None:
         for key in list(self.running):

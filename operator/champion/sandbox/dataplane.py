@@ -80,7 +80,6 @@ class DataPlane:
         self.servers: dict[Key, VLLMServer] = {}
         self.kserve = KServeStandIn(api, workdir / "model-servers")
         self.jobs = JobPodRunner(api, workdir, kubeconfig_for)
-        self._targets: list[dict[str, Any]] | None = None
 
     async def reconcile(self) -> None:
         services = await self.api.list(SERVICE)
@@ -136,10 +135,8 @@ class DataPlane:
 
     def _publish_targets(self) -> None:
         servers = [(s.key, s.address, s.port, s.labels) for s in self.servers.values()]
-        groups = target_groups(servers + self.kserve.targets())
-        if groups != self._targets and self.prometheus is not None:
-            self.prometheus.write_targets(groups)
-            self._targets = groups
+        if self.prometheus is not None:
+            self.prometheus.write_targets(target_groups(servers + self.kserve.targets()))
 
     async def close(self) -> None:
         for key in list(self.servers):

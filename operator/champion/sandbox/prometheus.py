@@ -41,12 +41,17 @@ class PrometheusServer:
         self.targets_file = workdir / "targets.json"
         self.scrape_interval = scrape_interval
         self.proc: subprocess.Popen[bytes] | None = None
+        self._written: list[dict[str, Any]] | None = None
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def write_targets(self, groups: list[dict[str, Any]]) -> None:
+        """Replaces the file_sd list atomically; the same list again writes nothing."""
+        if groups == self._written:
+            return
+        self._written = groups
         tmp = self.targets_file.with_suffix(".tmp")
         tmp.write_text(json.dumps(groups))
         os.replace(tmp, self.targets_file)
