@@ -13,10 +13,8 @@ sandbox's model servers can bind the very address a Service was given (there is 
 from __future__ import annotations
 
 import base64
-import contextlib
 import json
 import logging
-import os
 import random
 import shutil
 import signal
@@ -284,14 +282,6 @@ class ControlPlane:
                     p.popen.wait()
             p.log.close()
         self.procs.clear()
-
-
-def kill_pids(pids: dict[str, Any]) -> None:
-    """Stops processes recorded in pids.json by a supervisor that died without cleaning up."""
-    for pid in pids.values():
-        if isinstance(pid, int):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
 
 
 def read_pids(path: Path) -> dict[str, Any]:

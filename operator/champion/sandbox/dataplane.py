@@ -100,7 +100,7 @@ class DataPlane:
                 await self._stop(key)
         for key, dep in wanted.items():
             await self._ensure(key, dep)
-        await self.kserve.reconcile(self.view)
+        await self.kserve.reconcile()
         await self.jobs.reconcile()
         self._publish_targets()
 

@@ -15,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiohttp
 
@@ -31,9 +31,6 @@ from champion.sandbox.kserve_process import (
     isvc_status,
     probe,
 )
-
-if TYPE_CHECKING:
-    from champion.sandbox.dataplane import ClusterView
 
 log = logging.getLogger("champion.sandbox")
 ISVC = resource_for("serving.kserve.io/v1beta1", "InferenceService")
@@ -129,7 +126,7 @@ class KServeStandIn:
         self._crashes = CrashLoop()
         self._session: aiohttp.ClientSession | None = None
 
-    async def reconcile(self, view: ClusterView) -> None:
+    async def reconcile(self) -> None:
         try:
             isvcs = await self.api.list(ISVC)
         except ApiError:
@@ -141,9 +138,9 @@ class KServeStandIn:
         self._crashes.keep_only(set(wanted))
         for key, isvc in wanted.items():
             if not isvc["metadata"].get("deletionTimestamp"):
-                await self._ensure(key, isvc, view)
+                await self._ensure(key, isvc)
 
-    async def _ensure(self, key: Key, isvc: dict[str, Any], view: ClusterView) -> None:
+    async def _ensure(self, key: Key, isvc: dict[str, Any]) -> None:
         ns, name = key
         service, deployment = predictor_children(isvc)
         try:

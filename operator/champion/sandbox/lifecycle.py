@@ -80,9 +80,9 @@ def down(workdir: Path, timeout: float = 20.0) -> bool:
     pid = _pid(workdir)
     if pid is None:
         return False
-    pids = {}
-    with contextlib.suppress(FileNotFoundError, ValueError):
-        pids = json.loads((workdir / "pids.json").read_text())
+    from champion.sandbox.controlplane import read_pids
+
+    pids = read_pids(workdir / "pids.json")
     was_running = _alive(workdir)
     if was_running:
         os.kill(pid, signal.SIGTERM)
