@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import kmock
 import pytest
 import yaml
 
@@ -346,3 +348,37 @@ async def test_a_version_forced_out_by_hand_leaves_what_serves_in_place(world: W
     assert await api.get(DEPLOYMENT, CHILD, NS) is not None
     assert await _backends(api) == [CHILD]
     await _route_names_only_existing_services(api)
+
+
+async def test_a_rollout_deleted_mid_reconcile_goes_in_seconds(world: World) -> None:
+    """`kubectl delete rollout` waits for kopf's finalizer, which waits for the tick to end.
+
+    kopf re-checks a timer that did not stop at once only after its cancellation polling
+    (60 s by default), so a delete that landed mid-reconcile hung for a minute: CI's kubectl
+    timed out on it. The tick is held mid-reconcile here on purpose, by slowing the child
+    Deployment reads it makes.
+    """
+    api, server = world.api, world.server
+    deployments = kmock.resource("apps/v1/deployments")
+    reads = server.kmock["get", deployments]
+    before = len(reads)
+
+    async def slow(request: kmock.Request) -> Any:
+        await asyncio.sleep(3)
+        assert request._raw_request is not None
+        return await server.kmock.emulate(request._raw_request)
+
+    server.kmock["get", deployments, kmock.namespace(NS)] << slow
+
+    async def mid_reconcile() -> bool:
+        return len(reads) > before
+
+    await eventually(mid_reconcile, what="a tick reading its Deployments")
+    started = time.monotonic()
+    await api.delete(RO, "chat", NS)
+
+    async def gone() -> bool:
+        return await api.get(RO, "chat", NS) is None
+
+    await eventually(gone, timeout=30, what="the Rollout to be deleted")
+    assert time.monotonic() - started < 12

@@ -33,6 +33,10 @@ def register(registry: kopf.OperatorRegistry, settings: OperatorSettings) -> Non
         settings.posting.reporting_component = "champion-operator"
         settings.posting.reporting_instance = os.environ.get("HOSTNAME") or socket.gethostname()
         settings.watching.server_timeout = 60
+        # A Rollout deleted while its timer runs keeps kopf's finalizer until the tick
+        # returns; kopf looks again only after this polling (60 s by default), and
+        # `kubectl delete` waited that minute. A tick lasts well under a second.
+        settings.background.cancellation_polling = 1
         settings.networking.request_timeout = 30
         runtime = memo.runtime
         runtime.api = await connect(runtime.settings.kubeconfig)
