@@ -2,10 +2,15 @@
 
 Deltas come from two instant queries (at the previous analysis time and now)
 subtracted, not from `rate()`/`increase()`: the judge tests counts, and
-increase()'s extrapolation would invent fractional events. A counter that went
-down was reset (pod restart): the new value is the delta. A series missing at
-the earlier instant started within the interval: it counts from zero. A version
-with no series at all is "no data", never zero errors.
+increase()'s extrapolation would invent fractional events. The catalog's
+`sum(X)` and `sum by (le) (X)` queries are read without their outer sum, one
+series per pod, so a reset or a vanished pod stays that pod's: per series, a
+counter that went down was reset (restart) and its new value is the delta; a
+series missing at the earlier instant started within the interval and counts
+from zero; a series missing at the later instant (pod removed) contributes
+nothing. The per-series deltas are then summed. A query of another shape is
+read as one series. A version with no series at all is "no data", never zero
+errors.
 
 prometheus-api-client is synchronous, so every call runs in a worker thread to
 keep kopf's event loop free.
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
@@ -37,7 +43,10 @@ class PrometheusClient:
         self, url: str, timeout: float = 10.0, headers: dict[str, str] | None = None
     ) -> None:
         self.url = url
-        self._conn = PrometheusConnect(url=url, disable_ssl=False, headers=headers)
+        # A bounded HTTP timeout: a hung Prometheus must fail the read, not the tick.
+        self._conn = PrometheusConnect(
+            url=url, disable_ssl=False, headers=headers, timeout=max(1, math.ceil(timeout))
+        )
         self._timeout = timeout
 
     def _query_sync(self, query: str, at: datetime) -> list[dict[str, Any]]:
@@ -87,20 +96,53 @@ class PrometheusClient:
             (_delta(counts[a], counts[b]), _delta(sums[a], sums[b])) for a, b in pairwise(times)
         ]
 
-    async def scalar_delta(self, query: str, start: datetime, end: datetime) -> float | None:
-        now_v = _single(await self.query(query, end))
-        if now_v is None:
+    async def _series_deltas(
+        self, query: str, start: datetime, end: datetime
+    ) -> dict[str, float] | None:
+        """The interval's deltas of `query`, summed per group (`le` or ""), reset-aware per
+        series; None when it has no series at `end`."""
+        unwrapped = _unwrap(query)
+        inner, by = unwrapped if unwrapped else (query, None)
+        now_r = await self.query(inner, end)
+        if not now_r:
             return None
-        before = _single(await self.query(query, start))
-        return _delta(before, now_v)
+        before = {_key(r): float(r["value"][1]) for r in await self.query(inner, start)}
+        out: dict[str, float] = {}
+        for r in now_r:
+            group = r.get("metric", {}).get(by, "") if by else ""
+            d = _delta(before.get(_key(r)), float(r["value"][1]))
+            out[group] = out.get(group, 0.0) + d
+        return out
+
+    async def scalar_delta(self, query: str, start: datetime, end: datetime) -> float | None:
+        got = await self._series_deltas(query, start, end)
+        return None if got is None else sum(got.values())
 
     async def bucket_deltas(
         self, query: str, start: datetime, end: datetime
     ) -> tuple[list[float], list[float]] | None:
-        now_b = _buckets(await self.query(query, end))
+        got = await self._series_deltas(query, start, end)
+        if not got:
+            return None
+        if "" in got and len(got) == 1:  # a custom query of another shape: one series per le
+            return self._legacy_buckets(
+                await self.query(query, end), await self.query(query, start)
+            )
+        by_le = {math.inf if le == "+Inf" else float(le): v for le, v in got.items() if le}
+        edges = sorted(by_le)
+        cumulative = [by_le[le] for le in edges]
+        per_bucket = [
+            max(0.0, c - (cumulative[i - 1] if i else 0.0)) for i, c in enumerate(cumulative)
+        ]
+        return edges, per_bucket
+
+    @staticmethod
+    def _legacy_buckets(
+        now_r: list[dict[str, Any]], before_r: list[dict[str, Any]]
+    ) -> tuple[list[float], list[float]] | None:
+        now_b, before_b = _buckets(now_r), _buckets(before_r)
         if not now_b:
             return None
-        before_b = _buckets(await self.query(query, start))
         edges = sorted(now_b)
         cumulative = [_delta(before_b.get(le), now_b[le]) for le in edges]
         per_bucket = [
@@ -193,10 +235,17 @@ class PrometheusClient:
         return out
 
 
-def _single(result: list[dict[str, Any]]) -> float | None:
-    if not result:
-        return None
-    return float(result[0]["value"][1])
+_SUM = re.compile(r"^sum\s*(?:by\s*\(\s*(le)\s*\)\s*)?\(\s*([A-Za-z_:][\w:]*\{[^{}()]*\})\s*\)$")
+
+
+def _unwrap(query: str) -> tuple[str, str | None] | None:
+    """`sum(X)` -> (X, None), `sum by (le) (X)` -> (X, "le") for a bare selector X."""
+    m = _SUM.match(query.strip())
+    return (m.group(2), m.group(1)) if m else None
+
+
+def _key(series: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(series.get("metric", {}).items()))
 
 
 def _points(result: list[dict[str, Any]]) -> dict[float, float]:
