@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import re
 import ssl
@@ -185,7 +186,10 @@ class FaultProxy:
                 return response
             chunks = 0
             async for chunk in upstream.content.iter_any():
-                await response.write(chunk)
+                try:
+                    await response.write(chunk)
+                except ConnectionResetError:
+                    return response  # the client went away (a killed operator's watch)
                 chunks += 1
                 if (
                     rule is not None
@@ -200,11 +204,11 @@ class FaultProxy:
 
     async def _serve(self) -> None:
         ctx = ssl.create_default_context(cadata=self.ca_data.decode())
-        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, limit=0),
-                                              auto_decompress=False)  # fmt: skip
+        # Decompressed here and sent on plain: rules can read bodies and chunks as JSON lines.
+        self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=ctx, limit=0))
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, handle_signals=False)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self.port)
         await site.start()
@@ -232,12 +236,14 @@ class FaultProxy:
             return
 
         async def close() -> None:
-            if self._runner is not None:
-                await self._runner.cleanup()
+            # The session first: it ends the upstream watches the handlers are still relaying.
             if self._session is not None:
                 await self._session.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
 
-        asyncio.run_coroutine_threadsafe(close(), self._loop).result(10)
+        with contextlib.suppress(TimeoutError):
+            asyncio.run_coroutine_threadsafe(close(), self._loop).result(15)
         self._loop.call_soon_threadsafe(self._loop.stop)
         assert self._thread is not None
         self._thread.join(10)
