@@ -66,7 +66,9 @@ def wait_rollout(
     deadline = time.monotonic() + timeout
     last: dict = {}
     while time.monotonic() < deadline:
-        last = json.loads(k(env, "get", "rollout", name, "-n", namespace, "-o", "json"))
+        last = json.loads(
+            k(env, "get", "rollouts.champion.dev", name, "-n", namespace, "-o", "json")
+        )
         status = last.get("status") or {}
         if status.get("phase") == phase and status.get(field) == version:
             return last
@@ -99,8 +101,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
             stderr=subprocess.STDOUT,
         )
         yield env
+        # A test that passes while the operator is dead proves nothing: say so at the end.
+        died = operator.poll()
+        if died is not None:
+            tail = (workdir / "operator.log").read_text(errors="replace")[-3000:]
+            raise AssertionError(f"the operator exited ({died}) during the tests:\n{tail}")
     finally:
-        if operator is not None:
+        if operator is not None and operator.poll() is None:
             operator.terminate()
             operator.wait(timeout=20)
         down(workdir)

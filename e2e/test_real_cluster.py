@@ -15,7 +15,7 @@ import yaml
 
 from champion.api.v1alpha1.gpupool import GPUPoolSpec
 from champion.domain.placement import Request, admit, pool_state
-from e2e.conftest import ROOT, apply, k, kubectl
+from e2e.conftest import ROOT, apply, k, kubectl, wait_rollout
 
 pytestmark = [
     pytest.mark.slow,
@@ -421,3 +421,51 @@ def test_names_that_cannot_be_label_values_are_refused_at_admission(
             assert result.returncode != 0
             assert "limits to 63 characters" in result.stderr, result.stderr
             assert "metadata.name" in result.stderr
+
+
+def test_a_gate_without_its_service_account_is_reported_not_left_running(
+    cluster: dict[str, str],
+) -> None:
+    """The chart creates `champion-eval` only in evalJobs.namespaces. Elsewhere the real
+    ServiceAccount admission refuses every pod of a gate's Job: the Rollout says so instead."""
+    ns = "no-eval-sa"
+    apply(cluster, {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})
+    apply(cluster, example("10-gpupool.yaml"))
+    docs = [example(f) for f in ("21-modelversion-v1.yaml", "22-modelversion-v2.yaml")]
+    docs += [example("30-evalsuite.yaml"), example("40-rollout.yaml")]
+    for doc in docs:
+        doc["metadata"]["namespace"] = ns
+    rollout = docs[-1]
+    rollout["spec"]["endpoint"]["hostnames"] = ["chat.no-eval-sa.example.com"]
+    apply(cluster, *docs)
+    wait_rollout(cluster, "champion", "chat-v1", "Succeeded", 90, namespace=ns)
+    k(cluster, "patch", "rollouts.champion.dev", "chat", "-n", ns, "--type=merge",
+      "-p", '{"spec":{"modelVersion":"chat-v2"}}')  # fmt: skip
+
+    def reported() -> dict[str, Any] | None:
+        ro = json.loads(k(cluster, "get", "rollouts.champion.dev", "chat", "-n", ns, "-o", "json"))
+        c = _condition(ro, "Degraded")
+        return c if c.get("reason") == "EvalServiceAccountMissing" else None
+
+    condition = wait_for("Degraded=True (EvalServiceAccountMissing)", reported, 60)
+    assert condition["status"] == "True"
+    assert (
+        '"champion-eval"' in condition["message"] and "evalJobs.namespaces" in condition["message"]
+    )
+    events = json.loads(k(cluster, "get", "events", "-n", ns, "-o", "json",
+                          "--field-selector", "involvedObject.name=chat"))["items"]  # fmt: skip
+    assert [
+        e for e in events if e["reason"] == "EvalServiceAccountMissing" and e["type"] == "Warning"
+    ]
+    assert "chat" not in k(cluster, "get", "jobs", "-n", ns, "-o", "name"), "no Job whose pods fail"
+
+    # Once the ServiceAccount exists the gate's Job is made and the condition clears.
+    apply(cluster, {"apiVersion": "v1", "kind": "ServiceAccount",
+                    "metadata": {"name": "champion-eval", "namespace": ns}})  # fmt: skip
+
+    def job_made() -> bool:
+        return "chat" in k(cluster, "get", "jobs", "-n", ns, "-o", "name")
+
+    wait_for("the gate's Job once the ServiceAccount exists", job_made, 60)
+    wait_for("the condition to clear", lambda: reported() is None, 60)
+    k(cluster, "delete", "namespace", ns, "--wait=false")

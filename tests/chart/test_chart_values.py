@@ -378,6 +378,7 @@ CLUSTER_WIDE_RULES = [
     ("", ["nodes", "pods"], ["get", "list", "watch"]),
     ("", ["configmaps"], ["get", "list", "watch"]),
     ("", ["secrets"], ["get"]),
+    ("", ["serviceaccounts"], ["get"]),
     ("", ["events"], ["create", "patch"]),
     ("events.k8s.io", ["events"], ["create", "patch"]),
     ("apiextensions.k8s.io", ["customresourcedefinitions"], ["get", "list", "watch"]),
@@ -715,6 +716,13 @@ async def test_watching_a_namespace_every_request_is_granted_where_it_is_made(
     for step in rollout["spec"]["strategy"]["canary"]["steps"]:
         step["durationSeconds"] = 1
     apiserver.seed(rollout)
+    apiserver.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "champion-eval", "namespace": "demo"},
+        }
+    )  # the chart makes it in evalJobs.namespaces
     apiserver.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
     cluster, jobs = ClusterStandIn(apiserver, prometheus=None), JobRunner(apiserver, tmp_path)
     stop_controllers = asyncio.Event()

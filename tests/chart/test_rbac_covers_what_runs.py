@@ -106,6 +106,13 @@ async def test_every_request_of_a_gated_rollout_is_allowed_by_the_charts_rbac(
     for step in rollout["spec"]["strategy"]["canary"]["steps"]:
         step["durationSeconds"] = 1
     apiserver.seed(rollout)
+    apiserver.seed(
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": {"name": "champion-eval", "namespace": "demo"},
+        }
+    )  # the chart makes it in evalJobs.namespaces
     apiserver.write_kubeconfig(tmp_path / "kubeconfig")
     cluster, jobs = ClusterStandIn(apiserver, prometheus=None), JobRunner(apiserver, tmp_path)
     stop_controllers = asyncio.Event()

@@ -40,6 +40,11 @@ async def api(apiserver: ApiServer) -> AsyncIterator[KubeApi]:
         suite = demo("30-evalsuite.yaml")
         suite["spec"]["schedule"] = "*/10 * * * *"
         await client.create(suite)
+        # What the chart makes in evalJobs.namespaces; without it a slot is skipped.
+        await client.create(
+            {"apiVersion": "v1", "kind": "ServiceAccount",
+             "metadata": {"name": "champion-eval", "namespace": "demo"}}
+        )  # fmt: skip
         yield client
     finally:
         await client.close()

@@ -30,6 +30,7 @@ from champion.builders.naming import VERSION_LABEL
 from champion.builders.workloads import Owner
 from champion.domain.conditions import parse_time, rfc3339, set_condition
 from champion.domain.evals.schedule import BadSchedule, due
+from champion.reconcile.eval_access import SERVICE_ACCOUNT, missing_service_account
 from champion.reconcile.rollout_observe import load_versions, served_model, version_endpoint
 from champion.reconcile.status import Event
 
@@ -169,6 +170,13 @@ async def scheduled_runs(
                 reasons.SCHEDULED_RUN_SKIPPED,
                 f"skipped the {stamp} run: champion {champion}'s Service cannot be resolved",
             )
+        )
+        return events
+    account = runner.service_account
+    if account and await api.get(SERVICE_ACCOUNT, account, namespace) is None:
+        skipped = missing_service_account(namespace, account)
+        events.append(
+            Event("Warning", skipped.reason, f"skipped the {stamp} run: {skipped.message}")
         )
         return events
     job = eval_job(

@@ -14,7 +14,18 @@ from champion.domain.conditions import set_condition
 from champion.reconcile.status import Event, write_status
 
 
+class UserFixableError(Exception):
+    """A cause found before any request failed (a missing prerequisite), reported as an API
+    failure is: Degraded=True with its reason, a Warning event, and backoff."""
+
+    def __init__(self, failure: ApiFailure) -> None:
+        super().__init__(failure.message)
+        self.failure = failure
+
+
 def failure_of(exc: BaseException) -> ApiFailure | None:
+    if isinstance(exc, UserFixableError):
+        return exc.failure
     if isinstance(exc, ApiError):
         return classify(exc.status, exc.message, exc.method, exc.path)
     return None

@@ -27,6 +27,7 @@ from champion.domain.rollout.machine import decide
 from champion.domain.rollout.observations import Decision, Observations
 from champion.domain.usage import changed_uses
 from champion.reconcile.children import converge, delete_owned
+from champion.reconcile.eval_access import require_eval_service_account
 from champion.reconcile.gpupool import record_reservation, release_reservation
 from champion.reconcile.modelversion import refresh_usage
 from champion.reconcile.rollout_observe import (
@@ -265,6 +266,7 @@ async def _act_evals(
         return await version_endpoint(api, rollout, views.get(version or ""))
 
     if decision.start_evals and s.challenger:
+        await require_eval_service_account(api, meta["namespace"], runner)
         endpoint = await url(s.challenger)
         if endpoint is not None:
             gate = spec.strategy.eval_gate

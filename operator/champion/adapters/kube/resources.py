@@ -33,6 +33,7 @@ _KNOWN = [
     Resource("v1", "Pod", "pods"),
     Resource("v1", "Service", "services"),
     Resource("v1", "ConfigMap", "configmaps"),
+    Resource("v1", "ServiceAccount", "serviceaccounts"),
     Resource("v1", "Secret", "secrets"),
     Resource("v1", "Event", "events"),
     Resource("apps/v1", "Deployment", "deployments"),

@@ -92,6 +92,8 @@ MISSING_API: Final = "MissingAPI"
 """A kind the operator writes is not served by this cluster (its CRDs are not installed)."""
 REFERENCE_NOT_FOUND: Final = "ReferenceNotFound"
 """An object the spec names does not exist."""
+EVAL_SERVICE_ACCOUNT_MISSING: Final = "EvalServiceAccountMissing"
+"""The ServiceAccount eval Jobs run as is not in the namespace: their pods would be refused."""
 
 # --- EvalSuite validity: Valid=False with one of these (and a Warning event) -------------------
 NO_CASES: Final = "NoCases"
