@@ -13,6 +13,7 @@ import pytest
 import yaml
 
 from e2e.conftest import ROOT, apply, k, needs_sandbox_behaviour, wait_rollout
+from e2e.evidence import decisions
 
 pytestmark = [pytest.mark.slow, needs_sandbox_behaviour]
 
@@ -65,9 +66,10 @@ def test_a_kserve_model_is_promoted_then_a_slower_one_rolled_back_on_kserves_own
     apply(cluster, version("churn-v8", {"latencyScale": 1.0}))
     k(cluster, "patch", "rollout", "churn", "-n", "demo", "--type", "merge",
       "-p", '{"spec":{"modelVersion":"churn-v8"}}')  # fmt: skip
-    promoted = wait_rollout(cluster, "champion", "churn-v8", "Succeeded", 150, name="churn")
-    looked = [h for h in promoted["status"]["history"] if h["evidence"]]
-    assert looked, promoted["status"]["history"]
+    wait_rollout(cluster, "champion", "churn-v8", "Succeeded", 150, name="churn")
+    history = decisions(cluster, "churn")
+    looked = [h for h in history if h.get("evidence")]
+    assert looked, history
     latency = [e for h in looked for e in h["evidence"] if e["metric"].startswith("latency")]
     assert max(e["challengerTotal"] or 0 for e in latency) > 50, latency
 
@@ -75,7 +77,7 @@ def test_a_kserve_model_is_promoted_then_a_slower_one_rolled_back_on_kserves_own
     k(cluster, "patch", "rollout", "churn", "-n", "demo", "--type", "merge",
       "-p", '{"spec":{"modelVersion":"churn-v9"}}')  # fmt: skip
     rolled = wait_rollout(cluster, "challenger", "churn-v9", "RolledBack", 150, name="churn")
-    rollback = next(h for h in reversed(rolled["status"]["history"]) if h["decision"] == "rollback")
+    rollback = next(h for h in reversed(decisions(cluster, "churn")) if h["decision"] == "rollback")
     assert rollback["message"].split(": ")[0].removeprefix("final look: ").startswith("latency"), (
         rollback["message"]
     )

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from e2e.conftest import ROOT, k, wait_rollout
+from e2e.evidence import decisions
 
 pytestmark = pytest.mark.slow
 
@@ -20,9 +21,7 @@ def test_a_good_version_goes_through_every_step_to_champion(cluster: dict[str, s
     ro = wait_rollout(cluster, "champion", "chat-v2", "Succeeded", 150)
 
     passed = [
-        (h["phase"], h.get("step"))
-        for h in ro["status"]["history"]
-        if h["decision"] == "transition"
+        (h["phase"], h.get("step")) for h in decisions(cluster) if h["decision"] == "transition"
     ]
     start = max(i for i, p in enumerate(passed) if p[0] == "Pending")
     # Gate, shadow, each canary step in order, then champion: nothing skipped or repeated

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from e2e.conftest import ROOT, k
+from e2e.evidence import decisions
 
 pytestmark = pytest.mark.slow
 
@@ -64,6 +65,7 @@ def test_rollout_survives_repeated_operator_kills(tmp_path: Path) -> None:
         while True:
             st = status(env)
             if st.get("phase") == "Succeeded" and st.get("champion") == "chat-v2":
+                history = decisions(env)
                 break
             assert time.monotonic() < deadline, st
             if time.monotonic() >= next_kill:
@@ -84,7 +86,6 @@ def test_rollout_survives_repeated_operator_kills(tmp_path: Path) -> None:
         log.close()
         down(tmp_path)
     assert kills >= 8
-    history = st["history"]
     transitions = [(h["reason"], h.get("step")) for h in history if h["decision"] == "transition"]
     v2 = transitions[[r for r, _ in transitions].index("Pending") :]
     assert [r for r, _ in v2 if r in ("ShadowStarted", "CanaryStep", "Promoted")] == [

@@ -9,6 +9,7 @@ import time
 import pytest
 
 from e2e.conftest import ROOT, k, kubectl, needs_sandbox_behaviour, wait_rollout
+from e2e.evidence import decisions
 
 pytestmark = [pytest.mark.slow, needs_sandbox_behaviour]
 
@@ -36,7 +37,7 @@ def test_a_slow_version_is_rolled_back_with_the_evidence_in_describe(
     ro = wait_rollout(cluster, "challenger", "chat-v3", "RolledBack", 150)
     assert ro["status"]["champion"] == "chat-v1"
     assert ro["status"]["weights"] == {"champion": 100, "challenger": 0}
-    rollback = next(h for h in reversed(ro["status"]["history"]) if h["decision"] == "rollback")
+    rollback = next(h for h in reversed(decisions(cluster)) if h["decision"] == "rollback")
     assert rollback["phase"] == "Shadow" or (
         rollback["phase"] == "Canary" and rollback.get("step") == 0
     ), rollback
@@ -130,8 +131,8 @@ def test_three_more_points_of_errors_are_rolled_back_in_shadow_or_the_first_step
     # room enough for a busy machine's slower load generator.
     k(cluster, "patch", "rollout", "chat", "-n", "demo", "--type", "merge", "-p",
       '{"spec":{"modelVersion":"chat-v8","strategy":{"shadow":{"durationSeconds":90}}}}')  # fmt: skip
-    ro = wait_rollout(cluster, "challenger", "chat-v8", "RolledBack", 200)
-    rollback = next(h for h in reversed(ro["status"]["history"]) if h["decision"] == "rollback")
+    wait_rollout(cluster, "challenger", "chat-v8", "RolledBack", 200)
+    rollback = next(h for h in reversed(decisions(cluster)) if h["decision"] == "rollback")
     assert rollback["phase"] == "Shadow" or (
         rollback["phase"] == "Canary" and rollback.get("step") == 0
     ), rollback

@@ -46,6 +46,7 @@ from typing import Any
 import aiohttp
 
 from champion.adapters.kube import KubeApi, connect, resource_for
+from champion.reconcile.rollout_evidence import read_decisions
 from champion.sandbox.controlplane import K8S_VERSION, ControlPlane, ensure_binaries
 from champion.sandbox.install import OPERATOR_SA, RELEASE_NAMESPACE, install, token_kubeconfig
 from champion.sandbox.lifecycle import operator_command
@@ -210,8 +211,9 @@ def stop_operator(proc: subprocess.Popen[bytes], timeout: float = 30) -> Any:
         time.sleep(0.1)
 
 
-def transitions_of(rollout: dict[str, Any]) -> int:
-    history = (rollout.get("status") or {}).get("history", [])
+async def transitions_of(api: KubeApi, rollout: dict[str, Any]) -> int:
+    """From all its decisions (the evidence ConfigMap's), not the few `.status` keeps."""
+    history = await read_decisions(api, rollout)
     return sum(1 for h in history if h["decision"] == "transition")
 
 
@@ -292,7 +294,7 @@ async def run(n: int, keep_workdir: bool = False) -> dict[str, Any]:
         await asyncio.sleep(AUDIT_FLUSH_SECONDS)
         requests, verbs, errors = count_operator_requests(cp.audit_log, offset, since, until)
         # The first rollout's single transition happened before the measurement.
-        transitions = sum(transitions_of(o) for o in items) - n
+        transitions = sum([await transitions_of(api, o) for o in items]) - n
         if watcher.done():
             watcher.result()  # the route watch ended: raise why, rather than report no delays
         # Time from a canary step being due to the route's weight change.

@@ -376,7 +376,7 @@ CLUSTER_WIDE_RULES = [
     ("gateway.networking.k8s.io", ["httproutes"], ["get", "list", "watch", "create", "patch", "delete"]),
     ("batch", ["jobs"], ["get", "create", "patch"]),
     ("", ["nodes", "pods"], ["get", "list", "watch"]),
-    ("", ["configmaps"], ["get", "list", "watch"]),
+    ("", ["configmaps"], ["get", "list", "watch", "create", "patch"]),
     ("", ["secrets"], ["get"]),
     ("", ["serviceaccounts"], ["get"]),
     ("", ["events"], ["create", "patch"]),

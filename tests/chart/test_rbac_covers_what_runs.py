@@ -16,6 +16,7 @@ import yaml
 
 from champion.adapters.kube import connect, resource_for
 from champion.handlers.run import run_operator
+from champion.reconcile.rollout_evidence import read_decisions
 from champion.reconcile.settings import OperatorSettings
 from tests.conftest import ROOT
 from tests.emulator.apiserver import ApiServer
@@ -141,8 +142,10 @@ async def test_every_request_of_a_gated_rollout_is_allowed_by_the_charts_rbac(
         await asyncio.wait_for(ready.wait(), 20)
         await eventually(lambda: phase("chat-v1"), timeout=60, what="chat-v1 to serve")
         await api.patch(RO, "chat", {"spec": {"modelVersion": "chat-v2"}}, "demo")
-        done = await eventually(lambda: phase("chat-v2"), timeout=90, what="chat-v2 promoted")
-        assert any(h["reason"] == "EvalGatePassed" for h in done["history"]), done["history"]
+        await eventually(lambda: phase("chat-v2"), timeout=90, what="chat-v2 promoted")
+        # The whole history is in the Rollout's evidence ConfigMap, written as the chart allows.
+        history = await read_decisions(api, await api.get(RO, "chat", "demo") or {})
+        assert any(h["reason"] == "EvalGatePassed" for h in history), history
     finally:
         await api.close()
         stop.set()

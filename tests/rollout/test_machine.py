@@ -1381,3 +1381,49 @@ def test_an_interval_that_began_just_after_a_change_of_weights_is_not_checked() 
 
     assert srm_requests(T0 + timedelta(seconds=2)) == [0.0, 0.0]
     assert srm_requests(T0 + timedelta(seconds=5)) == [500.0, 1000.0]
+
+
+# --- what `kubectl get rollouts` shows (issue 20 §4) ---------------------------------------------
+
+
+def test_the_step_column_numbers_steps_as_the_messages_do() -> None:
+    d = decide(SPEC, status(Phase.CANARY, step=0), Observations(facts("v1", "v2")), T0, 1)
+    assert d.status.step_label == "1/2"  # as in "canary step 1/2: 10% of live traffic"
+    d = decide(SPEC, status(Phase.CANARY, step=1), Observations(facts("v1", "v2")), T0, 1)
+    assert d.status.step_label == "2/2"
+    d = decide(SPEC, status(Phase.SHADOW), Observations(facts("v1", "v2")), T0, 1)
+    assert d.status.step_label == "shadow"
+    d = decide(SPEC, status(Phase.SUCCEEDED, "v2", None), Observations(facts("v2")), T0, 1)
+    assert d.status.step_label is None
+
+
+def test_a_new_release_does_not_show_the_last_releases_verdict() -> None:
+    before = status(Phase.ROLLED_BACK, "v1", "v2", verdict="rollback")
+    spec = SPEC.model_copy(update={"model_version": "v3"})
+    d = decide(spec, before, Observations(facts("v1", "v3")), T0, 1)
+    assert d.status.challenger == "v3"
+    assert d.status.verdict is None
+
+
+def test_the_reason_column_says_what_is_wrong_else_what_is_happening() -> None:
+    d = decide(SPEC, status(Phase.SHADOW), Observations(facts("v1", "v2")), T0, 1)
+    assert d.status.reason == "Shadow"
+    del_v2 = {k: v for k, v in facts("v1").items() if k != "v2"}
+    d = decide(SPEC, status(Phase.PENDING), Observations(del_v2), T0, 1)
+    assert d.status.reason == "ReferenceNotFound"
+
+
+def test_a_rollout_naming_a_missing_or_invalid_version_is_degraded() -> None:
+    """Found by the fuzz tests: it said Progressing/Pending with Degraded=False, forever."""
+    missing = {k: v for k, v in facts("v1").items() if k != "v2"}
+    d = decide(SPEC, status(Phase.PENDING), Observations(missing), T0, 1)
+    degraded = next(c for c in d.status.conditions if c.type == "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "ReferenceNotFound")
+    assert 'ModelVersion "v2" not found' in degraded.message
+    assert ("Warning", "ReferenceNotFound", degraded.message) in d.events
+    d = decide(SPEC, status(Phase.PENDING), Observations(facts("v1", invalid=("v2",))), T0, 1)
+    degraded = next(c for c in d.status.conditions if c.type == "Degraded")
+    assert (degraded.status, degraded.reason) == ("True", "InvalidSpec")
+    # The champion still serves: Ready stays True.
+    ready = next(c for c in d.status.conditions if c.type == "Ready")
+    assert ready.status == "True"

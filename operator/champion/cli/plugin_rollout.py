@@ -36,6 +36,7 @@ from champion.cli.plugin_common import (
     session,
 )
 from champion.cli.plugin_watch import wait_handled, watch
+from champion.reconcile.rollout_evidence import read_decisions
 
 WaitTimeout = Annotated[
     str,
@@ -103,6 +104,12 @@ def _print_status(ro: dict[str, Any]) -> None:
 async def _get(target: Target, name: str) -> dict[str, Any]:
     async with session(target) as api:
         return await get_rollout(api, name, target.namespace)
+
+
+async def _decisions(target: Target, name: str) -> list[dict[str, Any]]:
+    """From the Rollout's evidence ConfigMap, as far as its status committed to them."""
+    async with session(target) as api:
+        return await read_decisions(api, await get_rollout(api, name, target.namespace))
 
 
 def _value(command: str, ro: dict[str, Any], full: bool) -> tuple[str, str]:
@@ -340,8 +347,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Show the rollout's decisions with their evidence."""
         target = resolve(kubeconfig, context, namespace)
-        ro = asyncio.run(_get(target, rollout))
-        records = rel.status_of(ro).get("history", [])
+        records = asyncio.run(_decisions(target, rollout))
         if output is not None:
             typer.echo(dump(records, output))
             return

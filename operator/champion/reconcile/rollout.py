@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from datetime import datetime
 from typing import Any
 
@@ -23,6 +24,7 @@ from champion.builders.naming import ROLLOUT_LABEL, child_name
 from champion.builders.traffic import provider_for
 from champion.builders.workloads import Owner, service_name, workload
 from champion.domain.conditions import rfc3339, set_condition
+from champion.domain.rollout.evidence import restore, split
 from champion.domain.rollout.machine import decide
 from champion.domain.rollout.observations import Decision, Observations
 from champion.domain.usage import changed_uses
@@ -30,6 +32,7 @@ from champion.reconcile.children import converge, delete_owned
 from champion.reconcile.eval_access import require_eval_service_account
 from champion.reconcile.gpupool import record_reservation, release_reservation
 from champion.reconcile.modelversion import refresh_usage
+from champion.reconcile.rollout_evidence import load_evidence, save_evidence
 from champion.reconcile.rollout_observe import (
     MV,
     VersionView,
@@ -55,6 +58,7 @@ CHILD_KINDS = (
 )
 
 SERVICE = resource_for("v1", "Service")
+log = logging.getLogger(__name__)
 
 
 async def reconcile_rollout(
@@ -84,6 +88,13 @@ async def reconcile_rollout(
             written, [Event("Warning", reasons.INVALID_SPEC, status.message)] if written else []
         )
 
+    # The judge state and the decisions' evidence, as this status committed to them.
+    stored = await load_evidence(api, body)
+    restored = restore(status, stored.evidence)
+    lost = [Event("Warning", reasons.EVIDENCE_LOST, restored.lost)] if restored.lost else []
+    if restored.lost:
+        log.warning("Rollout %s/%s: %s", namespace, name, restored.lost)
+    status = restored.status
     names = {
         spec.model_version,
         *(n for n in (status.champion, status.challenger) if n),
@@ -118,6 +129,11 @@ async def reconcile_rollout(
     await _act_route(api, body, spec, decision, views)
     await _act_reservation(api, body, decision, views)
     await _act_evals(api, body, spec, decision, views, evals, eval_runner)
+    parts = split(decision.status, stored.evidence, name)
+    if parts.evidence is not None:
+        # Before the status: a status never names evidence that was not stored.
+        await save_evidence(api, body, stored, parts.evidence)
+    decision.status = parts.status
     written = await write_status(api, body, decision.status.to_wire())
     # A version's usedBy and stage follow from the Rollouts' status (never written as a
     # memory): re-derive those whose use by this Rollout changed, now that it is stored.
@@ -128,7 +144,7 @@ async def reconcile_rollout(
         with contextlib.suppress(Exception):
             await refresh_usage(api, namespace, touched)
     _export(namespace, name, decision, status)
-    return ReconcileResult(written, [Event(t, r, m) for t, r, m in decision.events])
+    return ReconcileResult(written, [*lost, *(Event(t, r, m) for t, r, m in decision.events)])
 
 
 async def _act_children(

@@ -19,6 +19,7 @@ from typing import Any
 from rich.console import Console
 
 from champion.adapters.kube import KubeApi, connect, resource_for
+from champion.reconcile.rollout_evidence import read_decisions
 from champion.sandbox.controlplane import tool as _tool
 from champion.sandbox.demo_view import Timeline
 from champion.sandbox.lifecycle import operator_command, read_env
@@ -94,7 +95,8 @@ class Demo:
         while time.monotonic() < deadline:
             ro = await api.get(ROLLOUT, "chat", "demo")
             if ro is not None:
-                self.timeline.observe(ro)
+                decisions = await read_decisions(api, ro) if self.timeline.verbose else None
+                self.timeline.observe(ro, decisions)
                 status = ro.get("status") or {}
                 target_seen = (
                     status.get("challenger") == version or status.get("champion") == version

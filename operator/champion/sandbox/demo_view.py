@@ -40,7 +40,11 @@ class Timeline:
             f"[dim]{self.stamp()}[/dim] {text}", style=style or None, highlight=False
         )
 
-    def observe(self, rollout: dict[str, Any]) -> None:
+    def observe(
+        self, rollout: dict[str, Any], decisions: list[dict[str, Any]] | None = None
+    ) -> None:
+        """`decisions`: the Rollout's decisions with their evidence (from its evidence
+        ConfigMap); without them, those `.status.history` keeps, without evidence."""
         status = rollout.get("status") or {}
         weights = status.get("weights") or {}
         key = (
@@ -66,7 +70,7 @@ class Timeline:
                 f" ({weights.get('challenger', 0)}%){mirror_txt}"
                 + (f"  — {escape(status.get('message') or '')}" if status.get("message") else "")
             )
-        history = status.get("history") or []
+        history = decisions if decisions is not None else status.get("history") or []
         # History is bounded (oldest entries drop out): identify records, not positions.
         for record in history:
             rkey = (

@@ -117,11 +117,22 @@ ROLLOUT = Kind(
     description="One serving endpoint and its delivery policy from champion to challenger.",
     columns=(
         PrinterColumn("Phase", ".status.phase"),
-        PrinterColumn("Step", ".status.step", "integer"),
-        PrinterColumn("Weight", ".status.weights.challenger", "integer", "challenger's traffic %"),
+        PrinterColumn("Step", ".status.stepLabel", description='"shadow", or canary step "2/3"'),
         PrinterColumn("Champion", ".status.champion"),
         PrinterColumn("Challenger", ".status.challenger"),
-        PrinterColumn("Verdict", ".status.verdict"),
+        PrinterColumn(
+            "Challenger%",
+            ".status.weights.challenger",
+            "integer",
+            "challenger's share of live traffic",
+        ),
+        PrinterColumn("Verdict", ".status.verdict", description="the current release's verdict"),
+        PrinterColumn(
+            "Reason",
+            ".status.reason",
+            description="Degraded's reason, else Progressing's",
+            priority=1,
+        ),
         _AGE,
     ),
 )

@@ -92,6 +92,9 @@ MISSING_API: Final = "MissingAPI"
 """A kind the operator writes is not served by this cluster (its CRDs are not installed)."""
 REFERENCE_NOT_FOUND: Final = "ReferenceNotFound"
 """An object the spec names does not exist."""
+EVIDENCE_LOST: Final = "EvidenceLost"
+"""Warning event: the Rollout's evidence ConfigMap lacks what its status committed to (deleted
+by hand); the judge starts its analysis again."""
 EVAL_SERVICE_ACCOUNT_MISSING: Final = "EvalServiceAccountMissing"
 """The ServiceAccount eval Jobs run as is not in the namespace: their pods would be refused."""
 

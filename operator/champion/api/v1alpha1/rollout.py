@@ -239,8 +239,12 @@ class MetricEvidence(ApiModel):
 
 
 class DecisionRecord(ApiModel):
-    """One decision and the evidence behind it (bounded history in status)."""
+    """One decision and the evidence behind it. The Rollout's evidence ConfigMap keeps the
+    recent ones with their evidence; `.status.history` keeps the last few without it."""
 
+    seq: int | None = Field(
+        default=None, description="Its number among this Rollout's decisions, from 1."
+    )
     time: str
     phase: str
     step: int | None = None
@@ -250,6 +254,18 @@ class DecisionRecord(ApiModel):
     evidence: list[MetricEvidence] = Field(default_factory=list)
 
 
+class EvidenceRef(ApiModel):
+    """Where the judge's working state and the full decision evidence are kept.
+
+    The ConfigMap may be ahead of the status by one reconcile (it is written first);
+    these numbers say which of its contents the status committed to, so a crash between
+    the two writes neither loses nor double-counts an interval."""
+
+    config_map: str = Field(description="The ConfigMap, in the Rollout's namespace, it owns.")
+    revision: int = Field(default=0, description="The judge state's revision this status saw.")
+    decisions: int = Field(default=0, description="How many decisions this status recorded.")
+
+
 class RolloutStatus(ApiModel):
     observed_generation: int | None = None
     phase: Phase | None = None
@@ -257,6 +273,14 @@ class RolloutStatus(ApiModel):
     champion: str | None = None
     challenger: str | None = None
     step: int | None = None
+    step_label: str | None = Field(
+        default=None,
+        description='The phase\'s place in the strategy as messages number it: "shadow", "2/3" (canary step 2 of 3), "gate".',
+    )
+    reason: str | None = Field(
+        default=None,
+        description="The current condition's reason in one word: Degraded's when Degraded, else Progressing's.",
+    )
     paused_from: Phase | None = Field(
         default=None,
         description="Paused only: the phase it returns to when resumed (EvalGate, Shadow, or Canary at status.step).",
@@ -267,15 +291,24 @@ class RolloutStatus(ApiModel):
     )
     weights: Weights = Field(default_factory=Weights)
     mirror_percent: Percent = 0
-    verdict: str | None = None
+    verdict: str | None = Field(
+        default=None,
+        description="The judge's latest verdict on the current release (promote, continue, inconclusive, rollback); cleared when a new release starts.",
+    )
     phase_started_at: str | None = None
     rollout_started_at: str | None = None
     last_analysis_at: str | None = None
     inconclusive_count: int = 0
     analysis_state: dict[str, Any] | None = Field(
-        default=None, description="The judge's serialised state: restarts lose nothing."
+        default=None,
+        description="Never written since the evidence ConfigMap (status.evidence) holds it; a status from an older Champion that has it is read once and moved there.",
     )
-    history: list[DecisionRecord] = Field(default_factory=list, max_length=50)
+    history: list[DecisionRecord] = Field(
+        default_factory=list,
+        max_length=50,
+        description="The last few decisions, without their evidence (`kubectl champion history` shows it, from the evidence ConfigMap).",
+    )
+    evidence: EvidenceRef | None = None
     gpu_hours: float = 0.0
     cost: float = 0.0
     retired: list[str] = Field(

@@ -34,6 +34,8 @@ from champion.domain.rollout.observations import Decision, Observations, Traffic
 from champion.domain.rollout.transitions import Event, next_phase
 
 HISTORY_LIMIT = 30
+"""Decisions the machine keeps in memory (it is given as many); the evidence ConfigMap keeps
+more, pruned by size, and `.status.history` shows the last few (domain/rollout/evidence.py)."""
 IN_FLIGHT = set(transitions.IN_FLIGHT)
 NO_EVIDENCE = {
     reasons.PROMETHEUS_UNAVAILABLE: "Prometheus unavailable: the metrics could not be read",
@@ -112,6 +114,8 @@ class _Tick:
         self.verdict: Verdict | None = None
         self.waiting = False
         """Shadow or Canary whose time is up, waiting for an interval with evidence."""
+        self.blocked: tuple[str, str] | None = None
+        """Why a pending rollout cannot start (reason, message): Degraded says so."""
         self.transitions: list[tuple[Phase | None, Event, Phase]] = []
 
     # --- helpers ----------------------------------------------------------------------------
@@ -207,6 +211,7 @@ class _Tick:
     def start(self, event: Event, version: str, reason: str, message: str) -> None:
         self.s.challenger = version
         self.s.step = None
+        self.s.verdict = None  # the verdict column is this release's, not the last one's
         self.s.rollout_started_at = self.stamp
         self.s.gpu_hours = 0.0
         self.s.cost = 0.0
@@ -468,12 +473,15 @@ class _Tick:
         name = self.s.challenger
         if facts is None or not facts.exists:
             self.s.message = f'ModelVersion "{name}" not found: create it, or fix spec.modelVersion'
+            self.blocked = (reasons.REFERENCE_NOT_FOUND, self.s.message)
             return
         if not facts.valid:
             self.s.message = f'ModelVersion "{name}" is not valid: {facts.message}'
+            self.blocked = (reasons.INVALID_SPEC, self.s.message)
             return
         if not facts.pinned and not self.spec.strategy.allow_unpinned_artifacts:
             self.s.message = f'ModelVersion "{name}" has no spec.model.digest: it cannot become champion unless spec.strategy.allowUnpinnedArtifacts is true'
+            self.blocked = (reasons.INVALID_SPEC, self.s.message)
             return
         adm = self.obs.admission
         if adm is not None and not adm.fits:
@@ -998,7 +1006,8 @@ def _conditions(t: _Tick) -> None:
         now,
         gen,
     )
-    problem = _serving_problem(t)
+    serving_problem = _serving_problem(t)
+    problem = serving_problem or t.blocked
     before = get_condition(s.conditions, ConditionType.DEGRADED)
     degraded_phase = phase in DEGRADED_PHASES
     if degraded_phase and phase is not None:
@@ -1028,8 +1037,8 @@ def _conditions(t: _Tick) -> None:
         message = f"{s.champion} serves {s.weights.champion}% of traffic"
         if facts is not None and facts.deleting:
             message += f"; its ModelVersion is being deleted and is kept while this Rollout uses it (see ModelVersion {s.champion}'s Deleting condition)"
-    elif s.champion is not None and not serving and problem is not None:
-        message = problem[1]
+    elif s.champion is not None and not serving and serving_problem is not None:
+        message = serving_problem[1]
     else:
         message = "no version serves this endpoint yet"
     s.conditions = set_condition(
@@ -1038,8 +1047,8 @@ def _conditions(t: _Tick) -> None:
         ready,
         reasons.STABLE
         if ready
-        else problem[0]
-        if s.champion is not None and not serving and problem is not None
+        else serving_problem[0]
+        if s.champion is not None and not serving and serving_problem is not None
         else reasons.CHAMPION_MISSING,
         message,
         now,
@@ -1059,6 +1068,25 @@ _PHASE_DOCS: dict[Phase, str] = {
     Phase.ABORTED: "stopped by an abort annotation; the champion serves all traffic",
 }
 """What each phase means: the conditions' message when status.message is empty."""
+
+
+def step_label(spec: RolloutSpec, s: RolloutStatus) -> str | None:
+    """Where the rollout is in its strategy, numbered as the messages number it ("2/3")."""
+    phase = s.paused_from if s.phase == Phase.PAUSED else s.phase
+    steps = spec.strategy.canary.steps
+    if phase == Phase.CANARY and s.step is not None and steps:
+        return f"{s.step + 1}/{len(steps)}"
+    return {Phase.EVAL_GATE: "gate", Phase.SHADOW: "shadow"}.get(Phase(phase)) if phase else None
+
+
+def _headline_reason(s: RolloutStatus) -> str | None:
+    """The one reason `kubectl get -o wide` shows: what is wrong if anything is, else what
+    is happening."""
+    degraded = get_condition(s.conditions, ConditionType.DEGRADED)
+    if degraded is not None and degraded.status == "True":
+        return degraded.reason
+    progressing = get_condition(s.conditions, ConditionType.PROGRESSING)
+    return progressing.reason if progressing is not None else None
 
 
 def _not_degraded(t: _Tick) -> str:
@@ -1086,6 +1114,8 @@ def decide(
     s.mirror_percent = traffic.mirror_percent
     s.observed_generation = generation
     _conditions(tick)
+    s.step_label = step_label(spec, s)
+    s.reason = _headline_reason(s)
     children = _children(spec, s, obs)
     challenger = obs.facts(s.challenger)
     reserve = None
