@@ -150,7 +150,9 @@ async def test_watch_rides_out_api_errors(apiserver: ApiServer) -> None:
     task = _watch(apiserver, "--timeout", "30s")
     await seen(apiserver, task)
     rollouts = kmock.resource("champion.dev/v1alpha1/rollouts")
-    apiserver.kmock["get", rollouts][:3] << 500 << {"kind": "Status", "code": 500, "message": "injected"}  # fmt: skip
+    # The client retries a 500 itself (5 attempts, adapters/kube/client.py): 8 errors make one
+    # read fail for the watch, which says so once and carries on.
+    apiserver.kmock["get", rollouts][:8] << 500 << {"kind": "Status", "code": 500, "message": "injected"}  # fmt: skip
     set_status(apiserver, _status("RolledBack", message="regression on latency"))
     result = await task
     assert result.exit_code == 1, result.output  # the verdict, not the error

@@ -9,13 +9,16 @@ from typing import Any
 import kopf
 
 from champion.adapters import metrics
-from champion.adapters.kube import KubeApi
+from champion.adapters.kube import Conflict, KubeApi
 from champion.adapters.logging import get_logger
 from champion.domain.usage import recheck_delay
 from champion.handlers.runtime import Runtime
 from champion.reconcile.failures import failure_of, report_failure
 from champion.reconcile.modelversion_deletion import DeletionCheck
 from champion.reconcile.status import ReconcileResult
+
+CONFLICT_ATTEMPTS = 3
+"""Reconciles of one tick when its status write meets a 409 (then kopf retries later)."""
 
 Reconciler = Callable[[Runtime, dict[str, Any], datetime], Awaitable[ReconcileResult]]
 DeletionChecker = Callable[[KubeApi, dict[str, Any], datetime], Awaitable[DeletionCheck]]
@@ -43,7 +46,20 @@ async def run_reconciler(
         if fresh is None:
             return None
         try:
-            result = await reconciler(runtime, fresh, datetime.now(UTC))
+            for attempt in range(CONFLICT_ATTEMPTS):
+                try:
+                    result = await reconciler(runtime, fresh, datetime.now(UTC))
+                    break
+                except Conflict:
+                    # Written meanwhile (a status write is conditional): recompute from what
+                    # is stored now, at once, rather than after kopf's retry delay.
+                    if attempt == CONFLICT_ATTEMPTS - 1:
+                        raise
+                    log.info("status changed while reconciling; recomputing", attempt=attempt + 1)
+                    again = await _refetch(runtime, body)
+                    if again is None:
+                        return None
+                    fresh = again
         except Exception as exc:
             metrics.RECONCILE_ERRORS.labels(kind).inc()
             failure = failure_of(exc)

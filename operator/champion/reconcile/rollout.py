@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
+from collections.abc import Awaitable
 from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from champion.adapters import metrics as operator_metrics
-from champion.adapters.kube import KubeApi, resource_for
+from champion.adapters.kube import ApiError, KubeApi, NotFound, resource_for
 from champion.adapters.prometheus import PrometheusClient
 from champion.api.v1alpha1 import reasons
 from champion.api.v1alpha1.common import ConditionType
@@ -23,6 +23,7 @@ from champion.builders.httproute import Backend, TrafficState, routable
 from champion.builders.naming import ROLLOUT_LABEL, child_name
 from champion.builders.traffic import provider_for
 from champion.builders.workloads import Owner, service_name, workload
+from champion.domain.api_failures import ApiFailure
 from champion.domain.conditions import rfc3339, set_condition
 from champion.domain.rollout.evidence import restore, split
 from champion.domain.rollout.machine import decide
@@ -30,6 +31,7 @@ from champion.domain.rollout.observations import Decision, Observations
 from champion.domain.usage import changed_uses
 from champion.reconcile.children import converge, delete_owned
 from champion.reconcile.eval_access import require_eval_service_account
+from champion.reconcile.failures import failure_of
 from champion.reconcile.gpupool import record_reservation, release_reservation
 from champion.reconcile.modelversion import refresh_usage
 from champion.reconcile.rollout_evidence import load_evidence, save_evidence
@@ -43,6 +45,7 @@ from champion.reconcile.rollout_observe import (
     manual_actions,
     read_metrics,
     read_warmup,
+    route_refusal,
     served_model,
     service_port,
     version_endpoint,
@@ -58,6 +61,8 @@ CHILD_KINDS = (
 )
 
 SERVICE = resource_for("v1", "Service")
+ROUTED = {"Shadow", "Canary"}
+"""Phases whose progress needs the Gateway to apply the route's weights or mirror."""
 log = logging.getLogger(__name__)
 
 
@@ -122,33 +127,75 @@ async def reconcile_rollout(
         metrics=metrics_data,
         warmup=warmup,
         metrics_error=metrics_error,
+        route_refused=await route_refusal(api, body, spec) if status.phase in ROUTED else None,
     )
     decision = decide(spec, status, obs, now, generation)
 
-    await _act_children(api, body, decision, views)
+    side = SideWrites(f"Rollout {namespace}/{name}")
+    await _act_children(api, body, decision, views, side)
     await _act_route(api, body, spec, decision, views)
     await _act_reservation(api, body, decision, views)
-    await _act_evals(api, body, spec, decision, views, evals, eval_runner)
+    await _act_evals(api, body, spec, decision, views, evals, eval_runner, side)
     parts = split(decision.status, stored.evidence, name)
     if parts.evidence is not None:
         # Before the status: a status never names evidence that was not stored.
         await save_evidence(api, body, stored, parts.evidence)
     decision.status = parts.status
-    written = await write_status(api, body, decision.status.to_wire())
+    # Conditional on the resourceVersion read: a status written meanwhile (another writer, a
+    # stale read) is a 409, and the handler re-reads and recomputes rather than overwrite it.
+    written = await write_status(api, body, decision.status.to_wire(), precondition=True)
     # A version's usedBy and stage follow from the Rollouts' status (never written as a
     # memory): re-derive those whose use by this Rollout changed, now that it is stored.
     touched = set(decision.stage_updates) | changed_uses(
         name, body.get("status") or {}, decision.status.to_wire()
     )
     if touched:
-        with contextlib.suppress(Exception):
-            await refresh_usage(api, namespace, touched)
+        await side.attempt(
+            f"updating the usedBy of ModelVersions {', '.join(sorted(touched))}",
+            refresh_usage(api, namespace, touched),
+        )
     _export(namespace, name, decision, status)
-    return ReconcileResult(written, [*lost, *(Event(t, r, m) for t, r, m in decision.events)])
+    return ReconcileResult(
+        written, [*lost, *(Event(t, r, m) for t, r, m in decision.events), *side.events]
+    )
+
+
+class SideWrites:
+    """Writes a reconcile goes on without (the next one redoes them): a failure is logged with
+    what was being written, and one the user must fix (RBAC, a refused object) is also a
+    Warning event. Only API errors are expected here; anything else fails the reconcile."""
+
+    def __init__(self, who: str) -> None:
+        self.who = who
+        self.events: list[Event] = []
+
+    async def attempt(self, what: str, write: Awaitable[Any], *, absent_ok: bool = False) -> None:
+        try:
+            await write
+        except NotFound:
+            if not absent_ok:
+                self._failed(what, "404", "not found", None)
+        except ApiError as e:
+            self._failed(what, str(e.status), e.message, failure_of(e))
+
+    def _failed(self, what: str, status: str, message: str, failure: ApiFailure | None) -> None:
+        log.warning(
+            "%s: %s failed (%s: %s); the next reconcile tries again",
+            self.who,
+            what,
+            status,
+            message,
+        )
+        if failure is not None:
+            self.events.append(Event("Warning", failure.reason, f"{what}: {failure.message}"))
 
 
 async def _act_children(
-    api: KubeApi, rollout: dict[str, Any], decision: Decision, views: dict[str, VersionView]
+    api: KubeApi,
+    rollout: dict[str, Any],
+    decision: Decision,
+    views: dict[str, VersionView],
+    side: SideWrites,
 ) -> None:
     keep: set[str] = set()
     manifests: list[dict[str, Any]] = []
@@ -167,16 +214,15 @@ async def _act_children(
     await converge(api, manifests)
     meta = rollout["metadata"]
     for api_version, kind in CHILD_KINDS:
-        with contextlib.suppress(Exception):
-            await delete_owned(
-                api,
-                api_version,
-                kind,
-                meta["namespace"],
-                meta["uid"],
-                keep,
+        # A kind the cluster does not serve (no KServe) has nothing to delete: absent_ok.
+        await side.attempt(
+            f"deleting {kind}s no version uses any more",
+            delete_owned(
+                api, api_version, kind, meta["namespace"], meta["uid"], keep,
                 f"{ROLLOUT_LABEL}={meta['name']}",
-            )
+            ),
+            absent_ok=True,
+        )  # fmt: skip
 
 
 async def _act_route(
@@ -274,6 +320,7 @@ async def _act_evals(
     views: dict[str, VersionView],
     evals: dict[str, Any],
     runner: EvalRunner,
+    side: SideWrites,
 ) -> None:
     meta = rollout["metadata"]
     s = decision.status
@@ -305,8 +352,9 @@ async def _act_evals(
             continue
         es = resource_for("champion.dev/v1alpha1", "EvalSuite")
         stamp = s.phase_started_at
-        with contextlib.suppress(Exception):
-            await api.patch(
+        await side.attempt(
+            f"writing EvalSuite {suite}'s status",
+            api.patch(
                 es,
                 suite,
                 {
@@ -320,7 +368,8 @@ async def _act_evals(
                 },
                 meta["namespace"],
                 subresource="status",
-            )
+            ),
+        )
         mv = await api.get(MV, target, meta["namespace"])
         if mv is not None:
             results = [
@@ -337,14 +386,16 @@ async def _act_evals(
                     "message": state.message[:500],
                 }
             )
-            with contextlib.suppress(Exception):
-                await api.patch(
+            await side.attempt(
+                f"writing ModelVersion {target}'s evalResults",
+                api.patch(
                     MV,
                     target,
                     {"status": {"evalResults": results[-32:]}},
                     meta["namespace"],
                     subresource="status",
-                )
+                ),
+            )
         if state.score is not None:
             operator_metrics.EVAL_SCORE.labels(meta["namespace"], suite, target, "all").set(
                 state.score

@@ -11,7 +11,7 @@ from champion.api.v1alpha1.common import ConditionType
 from champion.api.v1alpha1.gpupool import GPUPoolSpec
 from champion.api.v1alpha1.modelversion import ModelVersionSpec
 from champion.api.v1alpha1.modelversion import Placement as ModelVersionPlacement
-from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus
+from champion.api.v1alpha1.rollout import Phase, RolloutSpec, RolloutStatus, TrafficProvider
 from champion.builders.workloads import (
     Owner,
     VersionContext,
@@ -26,11 +26,13 @@ from champion.domain.judge.types import Histogram, Observation
 from champion.domain.metrics_catalog import expand
 from champion.domain.placement import Admission, Request, admit, pool_state
 from champion.domain.rollout.observations import VersionFacts
+from champion.domain.route_status import refusal
 
 MV = resource_for("champion.dev/v1alpha1", "ModelVersion")
 POOL = resource_for("champion.dev/v1alpha1", "GPUPool")
 NODE = resource_for("v1", "Node")
 POD = resource_for("v1", "Pod")
+HTTPROUTE = resource_for("gateway.networking.k8s.io/v1", "HTTPRoute")
 ACTIONS = ("promote", "abort", "retry", "pause")
 
 
@@ -160,6 +162,14 @@ async def serving_children(
         live = await api.get(resource_for("v1", "Service"), traffic, ctx.namespace)
         out.append((f"Service {traffic} (KServe creates it from the InferenceService)", live))
     return out
+
+
+async def route_refusal(api: KubeApi, rollout: dict[str, Any], spec: RolloutSpec) -> str | None:
+    """What the Gateway says against the Rollout's HTTPRoute, if anything (Gateway API only)."""
+    if spec.endpoint.provider != TrafficProvider.GATEWAY_API:
+        return None
+    meta = rollout["metadata"]
+    return refusal(await api.get(HTTPROUTE, meta["name"], meta["namespace"]))
 
 
 def manual_actions(rollout: dict[str, Any]) -> dict[str, str]:

@@ -92,6 +92,9 @@ MISSING_API: Final = "MissingAPI"
 """A kind the operator writes is not served by this cluster (its CRDs are not installed)."""
 REFERENCE_NOT_FOUND: Final = "ReferenceNotFound"
 """An object the spec names does not exist."""
+ROUTE_NOT_ACCEPTED: Final = "RouteNotAccepted"
+"""Degraded: a Gateway reports the Rollout's HTTPRoute Accepted=False or ResolvedRefs=False,
+so its weights move no traffic; the rollout holds (the message quotes the Gateway)."""
 EVIDENCE_LOST: Final = "EvidenceLost"
 """Warning event: the Rollout's evidence ConfigMap lacks what its status committed to (deleted
 by hand); the judge starts its analysis again."""

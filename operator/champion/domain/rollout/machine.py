@@ -854,6 +854,17 @@ class _Tick:
                 self.s.phase_started_at = rfc3339(self.now)
                 return
             routed = self.routed()
+            if routed and self.obs.route_refused:
+                # The weights are written but move no traffic: nothing to count time or evidence
+                # on. The phase's time, and the first interval, start once the route is accepted.
+                self.blocked = (
+                    reasons.ROUTE_NOT_ACCEPTED,
+                    f"{self.obs.route_refused}; holding until the Gateway accepts it",
+                )
+                self.s.message = self.blocked[1]
+                self.s.phase_started_at = self.stamp
+                self.s.last_analysis_at = self.stamp
+                return
             if not routed:
                 # This tick puts the step's weight (or the mirror) on the route: its time starts
                 # now. A busy operator can tick less often than a short step lasts, and counting

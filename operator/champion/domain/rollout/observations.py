@@ -57,6 +57,8 @@ class Observations:
     """Why metrics could not be read (Prometheus down, not configured)."""
     evals: dict[str, EvalState] = field(default_factory=dict)
     """Eval gate suites -> their run for the current challenger."""
+    route_refused: str | None = None
+    """Why the Gateway does not apply the Rollout's route (domain/route_status.py)."""
 
     def facts(self, name: str | None) -> VersionFacts | None:
         return None if name is None else self.versions.get(name)
