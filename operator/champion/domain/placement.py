@@ -346,6 +346,14 @@ def admit(pool: PoolState, req: Request, since: str) -> Admission:
     free = pool.free(excluding_rollout=req.rollout)
     names = [n.name for n in pool.nodes if n.schedulable]
     bins = [n.free for n in pool.nodes if n.schedulable]
+    # The request's own pods (asked again once they run) hold room it already has: without this
+    # a challenger that exactly fills the pool stops fitting as soon as its pods are bound.
+    own = pool.pods_of(req.namespace, req.rollout, req.model_version) if req.rollout else []
+    at = {name: i for i, name in enumerate(names)}
+    for p in own:
+        if p.node in at:
+            bins[at[p.node]] += p.gpus
+            free += p.gpus
 
     # Other rollouts' reservations first: they were admitted before this request.
     for r in pool.reservations:
@@ -383,9 +391,8 @@ def admit(pool: PoolState, req: Request, since: str) -> Admission:
 
     quota = pool.quotas.get(req.namespace)
     if quota is not None:
-        used = pool.usage_by_namespace.get(req.namespace, 0) + pool.reserved_in(
-            req.namespace, excluding_rollout=req.rollout
-        )
+        used = pool.usage_by_namespace.get(req.namespace, 0) - sum(p.gpus for p in own)
+        used += pool.reserved_in(req.namespace, excluding_rollout=req.rollout)
         growth = max(0, need - freed)
         if used + growth > quota:
             return Admission(
